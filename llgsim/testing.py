@@ -35,22 +35,18 @@ def assert_time_reversal(provider, spins, atol_energy, atol_field):
 def finite_difference_field(provider, spins, sites, step=1e-5) -> np.ndarray:
     """Central differences -dE/dS_i^a (len(sites), 3) of the energy as a function of the free
     Cartesian components (spins are not renormalized: the field is the full gradient, parallel
-    part included, conventions.md). Error O(step^2) plus round-off ~ eps |E| / step."""
+    part included, conventions.md). Error O(step^2) plus round-off ~ eps |E| / step. The
+    displaced spins are off unit length by ~step, inside the providers' length tolerance
+    (llgsim.model.check_spins) for step <= 1e-5."""
     out = np.empty((len(sites), 3))
     for k, i in enumerate(sites):
         for a in range(3):
             plus, minus = spins.copy(), spins.copy()
             plus[i, a] += step
             minus[i, a] -= step
-            out[k, a] = -(_energy_unchecked(provider, plus) - _energy_unchecked(provider, minus)) / (2 * step)
+            out[k, a] = -(provider.energy_and_field(plus)[0]
+                          - provider.energy_and_field(minus)[0]) / (2 * step)
     return out
-
-
-def _energy_unchecked(provider, spins) -> float:
-    """Energy at spins that are slightly off unit length (finite differences need that)."""
-    if hasattr(provider, "energy_off_sphere"):
-        return provider.energy_off_sphere(spins)
-    return provider.energy_and_field(spins)[0]
 
 
 def torque(spins, field) -> np.ndarray:
