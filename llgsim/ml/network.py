@@ -1,0 +1,129 @@
+"""Behler-Parrinello site-energy network (torch).
+
+    eps_i = MLP((G_i - mu) / sigma),   E = sum_i eps_i,   H_i = -dE/dS_i
+
+G_i is the descriptor of :mod:`llgsim.descriptors` (N, F), mu and sigma (F,) the feature mean
+and standard deviation of the training data, the MLP a stack of linear layers with a smooth
+activation (SiLU or tanh, so the field is smooth) and one output. The field is the full
+gradient with respect to the Cartesian spin components (parallel part included,
+conventions.md), by reverse-mode autograd through the MLP and the descriptor.
+J. Behler and M. Parrinello, PRL 98, 146401 (2007); for spins, REV25 (arXiv:2501.06171).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..descriptors import Descriptor, DescriptorSettings
+from ..errors import InputError
+from ..lattice import Lattice
+from . import modelfile
+
+ACTIVATIONS = {"silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
+
+
+class BehlerParrinello(torch.nn.Module):
+    """Site energies eps_i (N,) of spins (N, 3) on one lattice.
+
+    descriptor   : Descriptor (fixes the lattice and F = descriptor.n_features).
+    hidden       : widths of the hidden layers, e.g. (64, 64): layout [F, *hidden, 1].
+    activation   : "silu" or "tanh".
+    feature_mean, feature_std : (F,) normalisation (default 0 and 1).
+    seed         : seed of the initial weights (torch's default Linear initialisation).
+    Weights are float64 after construction; ``.to(torch.float32)`` gives a float32 model.
+    """
+
+    def __init__(self, descriptor: Descriptor, hidden=(64, 64), activation: str = "silu",
+                 feature_mean=None, feature_std=None, seed: int = 0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise InputError("network.activation", activation, f"one of {sorted(ACTIVATIONS)}")
+        hidden = tuple(hidden)
+        if not all(isinstance(h, (int, np.integer)) and h > 0 for h in hidden):
+            raise InputError("network.hidden", hidden, "a tuple of positive layer widths")
+        n_features = descriptor.n_features
+        self.descriptor = descriptor
+        self.activation = activation
+        self.layout = [n_features, *map(int, hidden), 1]
+        mean = np.zeros(n_features) if feature_mean is None else np.asarray(feature_mean, float)
+        std = np.ones(n_features) if feature_std is None else np.asarray(feature_std, float)
+        for name, value in (("feature_mean", mean), ("feature_std", std)):
+            if value.shape != (n_features,) or not np.all(np.isfinite(value)):
+                raise InputError(name, value.shape, f"({n_features},) finite floats")
+        if not np.all(std > 0):
+            raise InputError("feature_std", float(std.min()), "positive standard deviations")
+        self.register_buffer("feature_mean", torch.tensor(mean, dtype=torch.float64))
+        self.register_buffer("feature_std", torch.tensor(std, dtype=torch.float64))
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            linear = [torch.nn.Linear(a, b, dtype=torch.float64)
+                      for a, b in zip(self.layout[:-1], self.layout[1:])]
+        modules = []
+        for k, layer in enumerate(linear):
+            modules.append(layer)
+            if k < len(linear) - 1:
+                modules.append(ACTIVATIONS[activation]())
+        self.mlp = torch.nn.Sequential(*modules)
+
+    def site_energies(self, spins: torch.Tensor) -> torch.Tensor:
+        """eps_i (N,) for torch spins (N, 3) in the model's dtype."""
+        features = (self.descriptor(spins) - self.feature_mean) / self.feature_std
+        return self.mlp(features).squeeze(-1)
+
+    def energy_and_field(self, spins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached."""
+        s = spins.detach().requires_grad_(True)
+        with torch.enable_grad():
+            energy = self.site_energies(s).sum()
+            (grad,) = torch.autograd.grad(energy, s)
+        return energy.detach(), -grad
+
+    # ------------------------------------------------------------------ files
+    def arrays(self) -> dict:
+        """Weights and normalisation as float64 numpy arrays, named as in model files."""
+        out = {"feature_mean": self.feature_mean, "feature_std": self.feature_std}
+        for k, layer in enumerate(m for m in self.mlp if isinstance(m, torch.nn.Linear)):
+            out[f"layers.{k}.weight"] = layer.weight
+            out[f"layers.{k}.bias"] = layer.bias
+        return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in out.items()}
+
+    def save(self, path, model_parameters: dict, training_data_hash: str,
+             metrics: dict) -> str:
+        """Write the model file (llgsim.ml.modelfile); return its content hash.
+
+        model_parameters   : the s-d parameters of the training data (e.g. KondoModel.describe()).
+        training_data_hash : sha256 of the training set, as the trainer computed it.
+        metrics            : accuracy figures (JSON-serialisable), e.g. held-out field RMSE.
+        """
+        d = self.descriptor
+        metadata = {
+            "lattice_kind": d.lattice.kind,
+            "descriptor": {"settings": d.settings.to_dict(), "n_features": d.n_features,
+                           "fingerprint": d.tables.fingerprint()},
+            "network": {"layout": self.layout, "activation": self.activation},
+            "model_parameters": model_parameters,
+            "normalization": {"mean": "feature_mean", "std": "feature_std"},
+            "training_data_hash": training_data_hash,
+            "metrics": metrics,
+        }
+        return modelfile.save_model(path, self.arrays(), metadata)
+
+    @classmethod
+    def load(cls, path, lattice: Lattice) -> tuple["BehlerParrinello", dict]:
+        """(model, metadata) from a model file, for use on ``lattice`` (kind and descriptor
+        checked: a model for another lattice kind or descriptor is an InputError)."""
+        arrays, meta = modelfile.load_model(path)
+        settings = DescriptorSettings.from_dict(meta["descriptor"]["settings"])
+        modelfile.check_lattice_kind(meta, lattice.kind)
+        descriptor = Descriptor(lattice, settings)
+        modelfile.check_descriptor(meta, descriptor.tables.fingerprint())
+        layout = meta["network"]["layout"]
+        model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
+                    feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])
+        state = {f"mlp.{2 * k}.{part}": torch.from_numpy(arrays[f"layers.{k}.{part}"])
+                 for k in range(len(layout) - 1) for part in ("weight", "bias")}
+        state["feature_mean"] = torch.from_numpy(arrays["feature_mean"])
+        state["feature_std"] = torch.from_numpy(arrays["feature_std"])
+        model.load_state_dict(state)
+        return model, meta
