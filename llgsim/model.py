@@ -99,8 +99,13 @@ class KondoModel:
 
     @property
     def n_electrons(self) -> float | None:
-        """N_e = 2 N f at fixed filling (may be fractional), else None."""
-        return None if self.filling is None else 2.0 * self.n_sites * self.filling
+        """N_e = 2 N f at fixed filling, else None. N_e may be fractional; a value within
+        1e-9 of an integer is returned as that integer (float round-off of f, e.g.
+        2 * 900 * 0.485), so a closed shell is recognised as closed."""
+        if self.filling is None:
+            return None
+        n_e = 2.0 * self.n_sites * self.filling
+        return float(round(n_e)) if abs(n_e - round(n_e)) < 1e-9 else n_e
 
     def spectral_bound(self) -> float:
         """A rigorous bound B with spec h(S) in [-B, B] for every spin configuration:
@@ -119,8 +124,7 @@ class KondoModel:
         s = check_spins(spins, self.n_sites)
         n = self.n_sites
         hop = sp.kron(self.hopping_matrix(), sp.identity(2), format="csr")
-        sx, sy, sz = s[:, 0], s[:, 1], s[:, 2]
-        blocks = -self.J * np.stack([sz, sx - 1j * sy, sx + 1j * sy, -sz], axis=1)  # (N, 4)
+        blocks = self._onsite_blocks(s).reshape(n, 4)
         base = 2 * np.arange(n)[:, None]
         rows = (base + np.array([0, 0, 1, 1])).ravel()
         cols = (base + np.array([0, 1, 0, 1])).ravel()
@@ -128,8 +132,28 @@ class KondoModel:
         return (hop + onsite).tocsr()
 
     def dense_hamiltonian(self, spins) -> np.ndarray:
-        """h(S) as a dense (2N, 2N) complex128 array."""
-        return self.hamiltonian(spins).toarray()
+        """h(S) as a dense (2N, 2N) complex128 array, orbital index 2 i + s.
+
+        Filled directly (no sparse intermediate; same matrix as :meth:`hamiltonian`): the
+        hopping -t_n is added on (i, s; j, s) for every bond, the 2x2 block -J S_i . sigma on
+        the diagonal. Bonds that reach the same pair of sites on a small periodic lattice add up.
+        """
+        s = check_spins(spins, self.n_sites)
+        n, z = self.neighbours.shape
+        h = np.zeros((n, 2, n, 2), dtype=np.complex128)
+        rows = np.repeat(np.arange(n), z)
+        cols = self.neighbours.ravel()
+        values = np.tile(self.hopping_elements, n)
+        for spin in (0, 1):
+            np.add.at(h, (rows, spin, cols, spin), values)
+        site = np.arange(n)
+        h[site, :, site, :] += self._onsite_blocks(s)
+        return h.reshape(2 * n, 2 * n)
+
+    def _onsite_blocks(self, spins: np.ndarray) -> np.ndarray:
+        """(N, 2, 2) complex128 on-site blocks -J S_i . sigma."""
+        sx, sy, sz = spins[:, 0], spins[:, 1], spins[:, 2]
+        return -self.J * np.stack([sz, sx - 1j * sy, sx + 1j * sy, -sz], axis=1).reshape(-1, 2, 2)
 
     def describe(self) -> dict:
         """Parameters that rebuild this model (for file provenance)."""
