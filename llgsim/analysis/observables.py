@@ -1,0 +1,59 @@
+"""Scalar observables of one spin configuration (physics.md section 5).
+
+Every function takes spins (N, 3) (float32 or float64, unit vectors, site order of
+conventions.md) and returns float64. :func:`observables_for` picks the set a lattice supports;
+the run driver records them as H5MD time series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def magnetization(spins) -> np.ndarray:
+    """m = (1/N) sum_i S_i, (3,) float64."""
+    return np.asarray(spins, dtype=np.float64).mean(axis=0)
+
+
+def staggered_magnetization(spins, lattice) -> float:
+    """|(1/N) sum_i (-1)^(x_i + y_i) S_i| on the square lattice: 1 in the Neel state, 0 in
+    the ferromagnet. Needs even Lx and Ly for the sign pattern to be periodic."""
+    x, y = lattice.coordinates().T
+    sign = np.where((x + y) % 2 == 0, 1.0, -1.0)
+    return float(np.linalg.norm(sign @ np.asarray(spins, dtype=np.float64)) / lattice.n_sites)
+
+
+def chirality(spins, triangles) -> np.ndarray:
+    """Scalar chirality chi = S_a . (S_b x S_c) of each triangle (a, b, c), (T,) float64;
+    ``triangles`` (T, 3) int from Lattice.triangles() (counter-clockwise, conventions.md)."""
+    s = np.asarray(spins, dtype=np.float64)
+    a, b, c = (s[triangles[:, k]] for k in range(3))
+    return np.einsum("ij,ij->i", a, np.cross(b, c))
+
+
+def observables_for(lattice):
+    """(shapes, compute) for ``lattice``: shapes maps observable name -> value shape; compute
+    (spins, energy) -> dict name -> value, with ``energy`` the provider's total energy.
+
+    Always: energy (per site), magnetization (3,). Square lattice with even Lx, Ly:
+    staggered_magnetization. Triangular: chirality (mean chi over the 2N triangles) and
+    abs_chirality (mean |chi|).
+    """
+    n = lattice.n_sites
+    shapes = {"energy": (), "magnetization": (3,)}
+    extra = {}
+    if lattice.kind == "square" and lattice.Lx % 2 == 0 and lattice.Ly % 2 == 0:
+        shapes["staggered_magnetization"] = ()
+        extra["staggered_magnetization"] = lambda s: staggered_magnetization(s, lattice)
+    if lattice.kind == "triangular":
+        triangles = lattice.triangles()
+        shapes["chirality"] = shapes["abs_chirality"] = ()
+        extra["chirality"] = lambda s: float(chirality(s, triangles).mean())
+        extra["abs_chirality"] = lambda s: float(np.abs(chirality(s, triangles)).mean())
+
+    def compute(spins, energy: float) -> dict:
+        values = {"energy": float(energy) / n, "magnetization": magnetization(spins)}
+        values.update({name: f(spins) for name, f in extra.items()})
+        return values
+
+    return shapes, compute
