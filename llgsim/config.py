@@ -174,14 +174,15 @@ class RunConfig(_Table):
 
 # ---------------------------------------------------------------------- loading
 
-def load_config(path) -> tuple[RunConfig, str]:
-    """Read and validate the TOML run config at ``path``; return (config, TOML text)."""
+def load_config(path, overrides: dict | None = None) -> tuple[RunConfig, str]:
+    """Read and validate the TOML run config at ``path`` (``overrides`` as in
+    :func:`parse_config`); return (config, TOML text as read)."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise InputError("config", str(path), f"a readable TOML file ({exc.strerror})") from None
-    return parse_config(text), text
+    return parse_config(text, overrides), text
 
 
 def parse_config(text: str, overrides: dict | None = None) -> RunConfig:

@@ -57,6 +57,9 @@ class Sample:
 class Observer:
     """A hook on the run; subclasses override what they need."""
 
+    def start(self, state: "RunState", total_steps: int) -> None:
+        """The run starts (or resumes) at ``state`` and ends at step ``total_steps``."""
+
     def on_sample(self, sample: Sample) -> None:
         """A configuration and its energy and field (every step, and the final state)."""
 
@@ -172,8 +175,7 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
         overrides: dict | None = None) -> RunOutcome:
     """Run (or resume) the simulation a validated config describes, writing cfg.output.path.
 
-    ``observers`` are added to the file recorders (e.g. a progress display; each may define
-    ``start(state, total_steps)``). ``stop`` is polled after every step; when it returns True
+    ``observers`` are added to the file recorders (e.g. a progress display). ``stop`` is polled after every step; when it returns True
     the run checkpoints and returns. ``overrides`` (key path -> value, from the command line)
     is recorded in the file. A SimulationError leaves the file with its last good checkpoint.
     """
@@ -235,8 +237,7 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
     total = cfg.dynamics.total_steps
     start = state.step
     for obs in observers:
-        if hasattr(obs, "start"):
-            obs.start(state, total)
+        obs.start(state, total)
     try:
         state = integrate(state, provider, sib_step, dt=cfg.dynamics.dt, alpha=cfg.dynamics.alpha,
                           schedule=schedule, backend=cfg.dynamics.backend, total_steps=total,
@@ -255,8 +256,8 @@ def _lookup(cfg, key: str):
 
 
 def _model_hashes(description: dict) -> list[str]:
-    """Content hashes of the ML models inside a provider description (key "hash")."""
-    out = [description["hash"]] if "hash" in description else []
+    """Content hashes of the ML models inside a provider description (key "content_hash")."""
+    out = [description["content_hash"]] if "content_hash" in description else []
     for term in description.get("providers", []):
         out += _model_hashes(term)
     return out

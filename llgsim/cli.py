@@ -1,0 +1,204 @@
+"""Command line: ``llgsim run | validate | info | models`` (docs/running.md).
+
+Bad input of any kind (config keys, files, values) prints one line on stderr and exits with
+status 2, never a traceback. Heavy modules (h5py, torch, providers) are imported inside the
+commands, so ``import llgsim.cli`` stays light.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import InputError
+from .simulation import Observer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Stochastic spin dynamics of itinerant magnets.")
+
+EXIT_INPUT = 2  # bad input (InputError): config keys, values, files
+EXIT_FAILED = 1  # the run itself failed (non-finite numbers); the last checkpoint is kept
+PLAIN_LOG_SECONDS = 10.0  # interval of progress lines when stdout is not a terminal
+
+
+@contextmanager
+def _one_line_errors():
+    """Turn InputError into its one-line message on stderr and exit status 2."""
+    try:
+        yield
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
+        resume: bool = typer.Option(False, "--resume",
+                                    help="Continue the run file from its checkpoint."),
+        steps: Optional[int] = typer.Option(None, "--steps",
+                                            help="Run until this step (replaces steps/end_time)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Run file (replaces output.path).")):
+    """Run (or resume) a simulation; prints where the trajectory went.
+
+    SIGINT (Ctrl-C) and SIGTERM finish the current step, write a checkpoint and exit with
+    status 128 + signal number (130, 143), the shell's convention for a job ended by a signal,
+    so scripts and batch systems see an unfinished run whose file is complete and resumable.
+    """
+    from .config import load_config
+    from .simulation import SimulationError, run as run_simulation
+
+    overrides = {}
+    if steps is not None:
+        overrides[("dynamics", "steps")] = steps
+    if out is not None:
+        overrides[("output", "path")] = str(out)
+    with _one_line_errors():
+        cfg, text = load_config(config, overrides)
+        received = []
+
+        def handler(signum, frame):
+            received.append(signum)
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with _progress() as progress:
+                outcome = run_simulation(
+                    cfg, text, resume=resume, observers=[progress], stop=lambda: bool(received),
+                    overrides={".".join(k): v for k, v in overrides.items()})
+        except SimulationError as exc:
+            typer.echo(f"error: {exc} (the file keeps its last good checkpoint: "
+                       f"{cfg.output.path})", err=True)
+            raise typer.Exit(EXIT_FAILED) from None
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+    if not outcome.completed:
+        name = signal.Signals(received[0]).name
+        typer.echo(f"{name}: stopped at step {outcome.end_step} with a checkpoint in "
+                   f"{outcome.path}; continue with `llgsim run {config} --resume`", err=True)
+        raise typer.Exit(128 + received[0])
+    typer.echo(f"trajectory: {outcome.path} (steps {outcome.start_step} -> {outcome.end_step})")
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="Run config (TOML).")):
+    """Check a config and build its lattice, model, provider and initial spins."""
+    from .config import build_system, load_config, temperature_schedule
+
+    with _one_line_errors():
+        cfg, _ = load_config(config)
+        system = build_system(cfg)
+        temperature_schedule(cfg)
+    typer.echo(f"{config}: valid ({cfg.lattice.kind} {system.lattice.Lx}x{system.lattice.Ly}, "
+               f"provider {cfg.provider.kind}, {cfg.dynamics.total_steps} steps)")
+
+
+@app.command()
+def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsim run.")):
+    """Show what a run file holds: lattice, provider, frames, observables, checkpoint."""
+    import json
+
+    from .io import Trajectory
+
+    with _one_line_errors():
+        try:
+            traj = Trajectory(file)
+            prov = traj.provenance
+        except (OSError, KeyError) as exc:
+            raise InputError("file", str(file), f"a readable llgsim run file ({exc})") from None
+    with traj:
+        lat = prov["lattice"]
+        typer.echo(f"file:        {file}")
+        typer.echo(f"lattice:     {lat['kind']} {lat['Lx']}x{lat['Ly']} "
+                   f"({lat['Lx'] * lat['Ly']} sites)")
+        typer.echo(f"provider:    {json.dumps(prov['provider'])}")
+        typer.echo(f"seed:        {prov['seed']}   llgsim {prov['llgsim_version']}"
+                   + (f"   model hash {prov['model_hash']}" if "model_hash" in prov else ""))
+        ck = traj.checkpoint()
+        typer.echo("checkpoint:  " + (f"step {ck.step}, time {ck.time:g}" if ck else "none"))
+        n = traj.n_frames
+        if n:
+            first, last = traj.frame(0), traj.frame(-1)
+            typer.echo(f"frames:      {n} (steps {first[0]} .. {last[0]}, {last[2].dtype})")
+        else:
+            typer.echo("frames:      0")
+        typer.echo("observables: name, entries, last value")
+        for name in traj.observable_names:
+            steps, _, values = traj.observable(name)
+            last = f"{values[-1].tolist()} at step {steps[-1]}" if len(steps) else "-"
+            typer.echo(f"  {name:<24} {len(steps):>8}  {last}")
+
+
+@app.command()
+def models():
+    """List the pretrained ML models shipped with llgsim."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .ml.pretrained import list_models
+
+    rows = list_models()
+    if not rows:
+        typer.echo("no pretrained models are shipped in this version")
+        return
+    table = Table("name", "lattice", "model parameters", "layout", "metrics", "content hash")
+    for m in rows:
+        params = ", ".join(f"{k}={v}" for k, v in m["model_parameters"].items())
+        metrics = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in m["metrics"].items())
+        table.add_row(m["name"], m["lattice_kind"], params, str(m["layout"]), metrics,
+                      m["content_hash"][:12])
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------- progress
+
+@contextmanager
+def _progress():
+    """A progress observer: a rich bar (steps/s, ETA) on a terminal, else plain log lines."""
+    if sys.stdout.isatty():
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        with Progress(TextColumn("[bold]llgsim"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bar:
+            yield _RichProgress(bar)
+    else:
+        yield _PlainProgress()
+
+
+class _RichProgress(Observer):
+    def __init__(self, bar):
+        self.bar = bar
+
+    def start(self, state, total):
+        self.task = self.bar.add_task("run", total=total, completed=state.step, rate="")
+        self.t0, self.s0 = time.monotonic(), state.step
+
+    def on_state(self, state):
+        rate = (state.step - self.s0) / max(time.monotonic() - self.t0, 1e-9)
+        self.bar.update(self.task, completed=state.step, rate=f"{rate:.1f} steps/s")
+
+
+class _PlainProgress(Observer):
+    def start(self, state, total):
+        self.total = total
+        self.t0 = self.last = time.monotonic()
+        self.s0 = state.step
+        print(f"start at step {state.step} of {total}", flush=True)
+
+    def on_state(self, state):
+        now = time.monotonic()
+        if now - self.last < PLAIN_LOG_SECONDS and state.step < self.total:
+            return
+        self.last = now
+        rate = (state.step - self.s0) / max(now - self.t0, 1e-9)
+        eta = (self.total - state.step) / rate if rate > 0 else float("inf")
+        print(f"step {state.step}/{self.total} ({100 * state.step / max(self.total, 1):.0f}%), "
+              f"{rate:.1f} steps/s, ETA {eta:.0f} s", flush=True)

@@ -1,0 +1,134 @@
+"""Config validation: every refusal is one InputError naming the key path, value and rule."""
+
+import numpy as np
+import pytest
+
+from llgsim.config import (build_system, load_config, parse_config, resumable_difference,
+                           temperature_schedule)
+from llgsim.errors import InputError
+from llgsim.states import random_spins
+
+BASE = """
+[lattice]
+kind = "square"
+Lx = 4
+
+[model]
+J = 6.0
+filling = 0.485
+
+[provider]
+kind = "ed"
+
+[initial]
+kind = "random"
+seed = 1
+
+[dynamics]
+dt = 0.01
+alpha = 0.5
+steps = 10
+seed = 2
+
+[output]
+path = "run.h5"
+"""
+
+
+def edit(old, new, text=BASE):
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def refusal(text) -> str:
+    with pytest.raises(InputError) as info:
+        build_system(parse_config(text))
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_and_building():
+    cfg = parse_config(BASE)
+    assert cfg.dynamics.total_steps == 10 and cfg.dynamics.backend == "cpu"
+    assert cfg.output.frame_precision == "float32" and cfg.output.compression == "lzf"
+    system = build_system(cfg)
+    assert system.lattice.Lx == system.lattice.Ly == 4
+    assert system.provider.describe()["name"] == "ed"
+    np.testing.assert_array_equal(system.spins, random_spins(system.lattice, 1))
+    assert temperature_schedule(cfg)(5.0) == 0.0
+
+
+def test_end_time_rounds_to_the_nearest_step():
+    cfg = parse_config(edit("steps = 10", "end_time = 0.3"))
+    assert cfg.dynamics.total_steps == 30  # 0.3 / 0.01 = 29.999999999999996
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("J = 6.0", "J = 6.0\nJay = 1.0", "model.Jay = 1.0: expected no such key"),
+    ("[output]", "[outputs]\nx = 1\n[output]", "outputs = {'x': 1}: expected no such key"),
+    ("dt = 0.01", 'dt = "0.01"', "dynamics.dt = '0.01': expected a valid number"),
+    ("Lx = 4", "Lx = 4.5", "lattice.Lx = 4.5: expected a valid integer"),
+    ("dt = 0.01", "dt = 0.0", "dynamics.dt = 0.0: expected greater than 0"),
+    ("dt = 0.01", "dt = -1e-3", "dynamics.dt = -0.001: expected greater than 0"),
+    ("dt = 0.01", "dt = nan", "dynamics.dt = nan: expected a finite number"),
+    ("alpha = 0.5", "alpha = -0.1", "dynamics.alpha = -0.1: expected greater than or equal to 0"),
+    ("seed = 2\n", "", "dynamics.seed = <missing>: expected a value: this key is required"),
+    ('kind = "ed"', 'kind = "dft"', "provider.kind = 'dft': expected one of 'ed', 'kpm'"),
+    ('kind = "ed"', 'kind = "classical"\nfield = [0.0, 1.0]',
+     "provider.field = [0.0, 1.0]: expected a list of at least 3 items"),
+    ('kind = "ed"', 'kind = "sum"\nterms = [{kind = "ed"}, {kind = "classical", J = 1.0}]',
+     "provider.terms[1].J = 1.0: expected no such key"),
+    ('kind = "ed"', 'kind = "ml"\npath = "no/such/model.safetensors"',
+     "provider.path = 'no/such/model.safetensors': expected an existing model file"),
+    ("steps = 10", "steps = 10\nend_time = 1.0", "dynamics.steps/end_time"),
+    ("filling = 0.485", "filling = 0.485\nmu = 0.0", "model.filling/mu"),
+    ('kind = "random"\nseed = 1', 'kind = "ordered"\nstate = "skyrmion"',
+     "initial.state = 'skyrmion': expected one of"),
+    ("J = 6.0", "J = 6.0\n[model]", "config = 'TOML text': expected valid TOML"),
+])
+def test_refusals_name_key_value_and_rule(old, new, expected):
+    message = refusal(edit(old, new))
+    assert message.startswith(expected), message
+
+
+def test_schedule_refusal_is_named_after_the_config_key():
+    text = edit("[dynamics]", '[dynamics]\ntemperature = {kind = "linear", kT_start = 0.1}')
+    with pytest.raises(InputError, match=r"^dynamics\.temperature\.duration = None"):
+        temperature_schedule(parse_config(text))
+
+
+def test_odd_lattice_refuses_the_neel_start():
+    text = edit("Lx = 4", "Lx = 3", edit('kind = "random"\nseed = 1',
+                                         'kind = "ordered"\nstate = "neel"'))
+    assert refusal(text).startswith("initial.lattice.Lx = 3: expected a multiple of 2")
+
+
+def test_electron_providers_need_the_model_table():
+    text = BASE.replace("[model]\nJ = 6.0\nfilling = 0.485\n", "")
+    assert refusal(text).startswith("model = <missing>: expected a [model] table")
+
+
+def test_unreadable_initial_frame(tmp_path):
+    bad = tmp_path / "frames.h5"
+    bad.write_bytes(b"not an HDF5 file")
+    text = edit('kind = "random"\nseed = 1', f'kind = "file"\npath = "{bad}"\nframe = 0')
+    assert refusal(text).startswith(f"initial.path = '{bad}': expected a readable llgsim trajectory")
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(InputError, match="^config = .*: expected a readable TOML file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_overrides_replace_steps_and_path():
+    cfg = parse_config(edit("steps = 10", "end_time = 1.0"),
+                       {("dynamics", "steps"): 7, ("output", "path"): "other.h5"})
+    assert cfg.dynamics.total_steps == 7 and cfg.output.path == "other.h5"
+
+
+def test_resumable_difference_ignores_run_length_only():
+    a = parse_config(BASE)
+    assert resumable_difference(a, parse_config(edit("steps = 10", "steps = 20"))) is None
+    assert resumable_difference(a, parse_config(edit("alpha = 0.5", "alpha = 0.4"))) == \
+        "dynamics.alpha"
