@@ -1,0 +1,163 @@
+"""Block-sparse Chebyshev kernels of the kernel polynomial method (llgsim.fields.kpm).
+
+Layout. A block of S probe columns of 2N-component complex vectors is stored split into real and
+imaginary parts as one float32 or float64 array of shape (2N, 2, S): ``x[2 i + s, 0, p]`` is the
+real part and ``x[2 i + s, 1, p]`` the imaginary part of orbital (site i, spin s) in column p.
+Rows stay contiguous and the innermost loops run over the columns, so they vectorize.
+
+The rescaled one-body Hamiltonian X = (h - b) / a (spectrum inside [-1, 1]) enters through
+
+* ``onsite`` (N, 4): per site (X_00, X_11, Re X_01, Im X_01) of the 2x2 on-site block
+  (X_10 = conj X_01);
+* ``neighbours`` (N, z) int32 and ``hops`` (z,): (X x)_i += hops[c] x_{neighbours[i, c]} per spin,
+  the hopping blocks being multiples of the 2x2 identity (llgsim.model.KondoModel).
+
+Probe columns (colored random-phase vectors): ``phases`` (2N, 2) holds (cos phi, sin phi) of the
+one non-zero entry of row 2 i + s, which sits in column ``2 color[i] + s``.
+
+The per-entry math (on-site 2x2 block, complex products) lives in small scalar functions that
+numba-cuda can compile as device functions; the launchers loop over sites in parallel (prange)
+and over columns innermost.
+
+References: A. Weisse, G. Wellein, A. Alvermann, H. Fehske, Rev. Mod. Phys. 78, 275 (2006);
+Z. Wang, G.-W. Chern, C. D. Batista, K. Barros, J. Chem. Phys. 148, 094107 (2018),
+arXiv:1711.10570.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+
+@njit(cache=True, inline="always")
+def onsite_product(d0, d1, xr, xi, u0r, u0i, u1r, u1i):
+    """(X_ii u)_s for the 2x2 block [[d0, xr + i xi], [xr - i xi, d1]] acting on (u0, u1).
+
+    Returns (v0r, v0i, v1r, v1i)."""
+    v0r = d0 * u0r + xr * u1r - xi * u1i
+    v0i = d0 * u0i + xr * u1i + xi * u1r
+    v1r = d1 * u1r + xr * u0r + xi * u0i
+    v1i = d1 * u1i + xr * u0i - xi * u0r
+    return v0r, v0i, v1r, v1i
+
+
+@njit(cache=True, inline="always")
+def _site_recurrence(x, out, i, factor, onsite, neighbours, hops):
+    """out[2i:2i+2] = factor * (X x)[2i:2i+2] - out[2i:2i+2], all columns."""
+    d0 = factor * onsite[i, 0]
+    d1 = factor * onsite[i, 1]
+    xr = factor * onsite[i, 2]
+    xi = factor * onsite[i, 3]
+    u0 = x[2 * i]
+    u1 = x[2 * i + 1]
+    o0 = out[2 * i]
+    o1 = out[2 * i + 1]
+    for p in range(x.shape[2]):
+        v0r, v0i, v1r, v1i = onsite_product(d0, d1, xr, xi, u0[0, p], u0[1, p], u1[0, p], u1[1, p])
+        o0[0, p] = v0r - o0[0, p]
+        o0[1, p] = v0i - o0[1, p]
+        o1[0, p] = v1r - o1[0, p]
+        o1[1, p] = v1i - o1[1, p]
+    for c in range(neighbours.shape[1]):
+        j = neighbours[i, c]
+        t = factor * hops[c]
+        w0 = x[2 * j]
+        w1 = x[2 * j + 1]
+        for p in range(x.shape[2]):
+            o0[0, p] += t * w0[0, p]
+            o0[1, p] += t * w0[1, p]
+            o1[0, p] += t * w1[0, p]
+            o1[1, p] += t * w1[1, p]
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def chebyshev_step(x, out, factor, onsite, neighbours, hops):
+    """In place: out <- factor * X x - out, on (2N, 2, S) split-complex blocks.
+
+    With factor = 2 this is the Chebyshev recursion T_{m+1} = 2 X T_m - T_{m-1} (out holds
+    T_{m-1} r on entry and T_{m+1} r on exit); with factor = 1 and out = 0 it is the product X x.
+    ``factor`` is a scalar of the blocks' dtype (a float64 factor would promote float32 work).
+    """
+    for i in prange(neighbours.shape[0]):
+        _site_recurrence(x, out, i, factor, onsite, neighbours, hops)
+
+
+@njit(cache=True, parallel=True)
+def fill_probes(out, phases, color):
+    """out <- R: the colored random-phase probe block, R[2i+s, 2 color[i] + s] = exp(i phi)."""
+    out[:] = 0
+    for i in prange(color.shape[0]):
+        for s in range(2):
+            out[2 * i + s, 0, 2 * color[i] + s] = phases[2 * i + s, 0]
+            out[2 * i + s, 1, 2 * color[i] + s] = phases[2 * i + s, 1]
+
+
+@njit(cache=True, parallel=True)
+def probe_overlap(x, phases, color):
+    """Re Tr(R^dagger x) = sum_{i,s} Re(exp(-i phi_{is}) x[2i+s, 2 color[i] + s]), float64.
+
+    With x = T_m(X) R this is the stochastic Chebyshev moment mu_m = Tr(R^dagger T_m(X) R)."""
+    total = 0.0
+    for i in prange(color.shape[0]):
+        for s in range(2):
+            p = 2 * color[i] + s
+            total += (phases[2 * i + s, 0] * x[2 * i + s, 0, p]
+                      + phases[2 * i + s, 1] * x[2 * i + s, 1, p])
+    return total
+
+
+@njit(cache=True, inline="always")
+def _site_outer(beta, alpha, i, zero, weight, blocks):
+    """blocks[i] += weight * sum_p beta[2i+s, p] conj(alpha[2i+s', p]) for s, s' in {0, 1}.
+
+    blocks (N, 8) float64 holds (D_00, D_01, D_10, D_11) as (re, im) pairs; the column sums run
+    in the blocks' own precision (``zero`` of that dtype starts them)."""
+    b0 = beta[2 * i]
+    b1 = beta[2 * i + 1]
+    a0 = alpha[2 * i]
+    a1 = alpha[2 * i + 1]
+    r00 = i00 = r01 = i01 = r10 = i10 = r11 = i11 = zero
+    for p in range(beta.shape[2]):
+        r00 += b0[0, p] * a0[0, p] + b0[1, p] * a0[1, p]
+        i00 += b0[1, p] * a0[0, p] - b0[0, p] * a0[1, p]
+        r01 += b0[0, p] * a1[0, p] + b0[1, p] * a1[1, p]
+        i01 += b0[1, p] * a1[0, p] - b0[0, p] * a1[1, p]
+        r10 += b1[0, p] * a0[0, p] + b1[1, p] * a0[1, p]
+        i10 += b1[1, p] * a0[0, p] - b1[0, p] * a0[1, p]
+        r11 += b1[0, p] * a1[0, p] + b1[1, p] * a1[1, p]
+        i11 += b1[1, p] * a1[0, p] - b1[0, p] * a1[1, p]
+    blocks[i, 0] += weight * r00
+    blocks[i, 1] += weight * i00
+    blocks[i, 2] += weight * r01
+    blocks[i, 3] += weight * i01
+    blocks[i, 4] += weight * r10
+    blocks[i, 5] += weight * i10
+    blocks[i, 6] += weight * r11
+    blocks[i, 7] += weight * i11
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def adjoint_step(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, step_alpha,
+                 onsite, neighbours, hops, phases, color, blocks):
+    """One step j of the reverse (adjoint) Chebyshev pass, fused over sites.
+
+    On entry alpha = T_j(X) R, alpha_next = T_{j+1}(X) R, beta_next = beta_{j+1},
+    beta_after = beta_{j+2}. In place, per site:
+
+        beta_after <- beta_j = gamma R + 2 X beta_{j+1} - beta_{j+2}     (gamma = gamma_{j+1})
+        blocks     += weight * on-site blocks of beta_j alpha_j^dagger    (weight = 2, or 1 at j = 0)
+        alpha_next <- T_{j-1}(X) R = 2 X alpha_j - alpha_{j+1}            (if step_alpha)
+
+    ``two`` is the scalar 2 in the blocks' dtype (keeps float32 arithmetic in float32). The
+    Chebyshev recursion run backwards regenerates alpha_j, so the pass needs four blocks of memory
+    whatever the order M.
+    """
+    for i in prange(neighbours.shape[0]):
+        _site_recurrence(beta_next, beta_after, i, two, onsite, neighbours, hops)
+        for s in range(2):
+            p = 2 * color[i] + s
+            beta_after[2 * i + s, 0, p] += gamma * phases[2 * i + s, 0]
+            beta_after[2 * i + s, 1, p] += gamma * phases[2 * i + s, 1]
+        _site_outer(beta_after, alpha, i, two - two, weight, blocks)
+        if step_alpha:
+            _site_recurrence(alpha, alpha_next, i, two, onsite, neighbours, hops)
