@@ -11,10 +11,14 @@ D = alpha kT / (1 + alpha^2). This LL form equals the Gilbert form dS/dt = -S x 
 trajectory at time t / (1 + alpha^2). The noise strength D makes the Boltzmann distribution
 exp(-E / kT) stationary.
 
-Integrator: the semi-implicit scheme SIB of Mentink et al., J. Phys.: Condens. Matter 22, 176001
-(2010), doi:10.1088/0953-8984/22/17/176001 (physics.md section 4); norm-preserving exactly and
-second order in dt for deterministic dynamics. Per-site math in ``llgsim.kernels.sib``;
-``backend="reference"`` runs the same math in numpy.
+Integrator: the semi-implicit predictor-corrector SIB of Mentink et al., J. Phys.: Condens.
+Matter 22, 176001 (2010), doi:10.1088/0953-8984/22/17/176001, in the variant of physics.md
+section 4 (damping cross product with the spin at the start of the step). It preserves |S_i|
+exactly. Deterministic accuracy: second order in dt for the precession (alpha = 0), first order
+in the damping term (global error O(alpha dt)). In exchange its stationary state stays close to
+Boltzmann at large dt: for alpha = 1, dt = 0.04 the bias of <S.h> of a spin in a field is
+below 3e-3, where evaluating the damping at the predicted midpoint (second order) gives 1e-2.
+Per-site math in ``llgsim.kernels.sib``; ``backend="reference"`` runs the same math in numpy.
 """
 
 from __future__ import annotations
@@ -88,11 +92,12 @@ def sib_step(spins, provider, dt: float, alpha: float, kT: float, normals,
              backend: str = "cpu") -> StepResult:
     """One stochastic SIB step of the Landau-Lifshitz equation (module docstring).
 
-    Predictor s~ = SIB(s, f(s), b); corrector s' = SIB(s, f(s_m), b) with the unit midpoint
-    s_m = (s + s~) / |s + s~| (providers are defined on unit spins; normalising changes the field
-    by O(dt^2) and keeps the scheme second order); the same noise b in both stages, the damping
-    cross product with the starting spin s (Mentink et al. 2010, doi:10.1088/0953-8984/22/17/176001).
-    Two provider evaluations per step.
+    Each stage solves s' = s + (s + s') x w exactly (|s'| = |s|), w = -1/2 [g + alpha s x g],
+    g = dt f + b, with the start spin s in the damping cross product. Predictor: f = f(s), giving
+    s~. Corrector: f = f(m) at the unit midpoint m = (s + s~) / |s + s~|, with the same noise b
+    (Mentink et al. 2010, doi:10.1088/0953-8984/22/17/176001). The midpoint is normalised
+    because providers are defined on unit spins; that changes the field by O(dt^2) and keeps
+    the order of the scheme. Two provider evaluations per step.
 
     Parameters
     ----------
