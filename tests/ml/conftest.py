@@ -44,6 +44,7 @@ def model_path(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def write_model():
-    """The function write_random_model(path, kind, L=10, hidden=(16, 16), seed=0, ...)."""
-    return write_random_model
+def sd_parameters():
+    """The s-d parameters written into the random models' metadata."""
+    return SD_PARAMETERS
+
