@@ -75,13 +75,18 @@ def integrate(state: RunState, provider, step_fn, *, dt: float, alpha: float, sc
     ``step_fn(spins, provider, dt, alpha, kT, normals, backend=backend)`` and passes the start
     configuration as a :class:`Sample` to every observer, then the new :class:`RunState`. When
     the run reaches ``total_steps``, the final configuration is evaluated once more and passed
-    on as a Sample. Raises SimulationError on a non-finite energy, field or spin.
+    on as a Sample. Raises SimulationError on a non-finite energy, field or spin, also one that
+    a provider refuses in the middle of a step (the message then carries the provider's
+    InputError, which names the site).
     """
     n = state.spins.shape[0]
     while state.step < total_steps and not stop():
         kT = schedule(state.time)
         normals = state.rng.standard_normal((n, 3)) if kT > 0 else None
-        result = step_fn(state.spins, provider, dt, alpha, kT, normals, backend=backend)
+        try:
+            result = step_fn(state.spins, provider, dt, alpha, kT, normals, backend=backend)
+        except InputError as exc:  # inputs were valid: the step itself produced bad numbers
+            raise SimulationError(f"step {state.step}: {exc}") from None
         sample = Sample(state.step, state.time, state.spins, result.energy, result.field)
         _check_sample(sample)
         for obs in observers:
