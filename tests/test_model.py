@@ -57,7 +57,8 @@ def test_onsite_blocks_are_minus_J_S_dot_sigma_and_hopping_is_spin_diagonal():
                                    atol=TOL_ROUNDOFF)
     x, y = 2, 3
     i = lat.index(x, y)
-    for (dx, dy), t in [((1, 0), 1.0), ((0, -1), 1.0), ((1, 1), 0.3), ((-1, 1), 0.3), ((2, 0), 0.0)]:
+    bonds = [((1, 0), 1.0), ((0, -1), 1.0), ((1, 1), 0.3), ((-1, 1), 0.3), ((2, 0), 0.0)]
+    for (dx, dy), t in bonds:
         np.testing.assert_allclose(h[i, :, lat.index(x + dx, y + dy), :], -t * np.eye(2),
                                    atol=TOL_ROUNDOFF)
 

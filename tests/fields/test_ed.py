@@ -61,7 +61,9 @@ def thermal(levels, kT, mu=None, n_electrons=None):
         mu = brentq(lambda m: expit((m - levels) / kT).sum() - n_electrons,
                     levels.min() - 50, levels.max() + 50, xtol=1e-15)
     energy = -kT * np.sum(np.log1p(np.exp((mu - levels) / kT)))
-    return energy + (0.0 if n_electrons is None else mu * n_electrons), mu, expit((mu - levels) / kT)
+    if n_electrons is not None:
+        energy += mu * n_electrons
+    return energy, mu, expit((mu - levels) / kT)
 
 
 def tetrahedral_levels(Lx, Ly, corner_spins, J):
@@ -73,7 +75,8 @@ def tetrahedral_levels(Lx, Ly, corner_spins, J):
     hk = np.zeros((len(k1), 8, 8), dtype=complex)
     for a in range(4):
         ax, ay = a % 2, a // 2
-        hk[:, 2 * a:2 * a + 2, 2 * a:2 * a + 2] = -J * np.einsum("c,cst->st", corner_spins[a], PAULI)
+        onsite = -J * np.einsum("c,cst->st", corner_spins[a], PAULI)
+        hk[:, 2 * a:2 * a + 2, 2 * a:2 * a + 2] = onsite
         for dx, dy in [(1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)]:
             b = (ax + dx) % 2 + 2 * ((ay + dy) % 2)
             for s in range(2):
@@ -91,7 +94,8 @@ def solver(lattice, **kw):
 def test_ferromagnet_bands_are_eps_k_minus_plus_J(kind, Lx, Ly):
     lat = Lattice.from_kind(kind, Lx, Ly)
     model = KondoModel(lat, J=2.5, filling=0.5)
-    eps = scipy.linalg.eigvalsh(model.dense_hamiltonian(states.ferromagnetic(lat, (0.3, -0.5, 0.8))))
+    spins = states.ferromagnetic(lat, (0.3, -0.5, 0.8))
+    eps = scipy.linalg.eigvalsh(model.dense_hamiltonian(spins))
     eps_k = band(kind, Lx, Ly)
     np.testing.assert_allclose(eps, np.sort(np.concatenate([eps_k - 2.5, eps_k + 2.5])),
                                atol=TOL_ROUNDOFF)
