@@ -1,0 +1,152 @@
+"""Run files: H5MD layout, round trips, checkpoint slots, resume truncation, crash recovery."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+from llgsim.errors import InputError
+from llgsim.io import (Checkpoint, Trajectory, TrajectoryWriter, open_for_resume, read_frame,
+                       rng_state_from_array, rng_state_to_array)
+
+N = 12
+
+
+def new_file(path, frame_dtype="float32", compression="lzf"):
+    return TrajectoryWriter.create(
+        path, n_sites=N, positions=np.zeros((N, 2)), box=np.eye(2) * 4,
+        observables={"energy": (), "magnetization": (3,)}, frame_dtype=frame_dtype,
+        compression=compression, config_text="# config\n", provenance={"seed": 3})
+
+
+def spins(k):
+    v = np.random.default_rng(k).standard_normal((N, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def checkpoint(step, rng=None):
+    rng = rng or np.random.Generator(np.random.PCG64(step))
+    return Checkpoint(spins(1000 + step), step, 0.1 * step, rng.bit_generator.state)
+
+
+def write_steps(writer, steps):
+    for s in steps:
+        writer.write_frame(s, 0.1 * s, spins(s))
+        writer.write_observables(s, 0.1 * s, {"energy": -s, "magnetization": [s, 0, 1]})
+
+
+def test_h5md_layout(tmp_path):
+    path = tmp_path / "run.h5"
+    writer = new_file(path)
+    write_steps(writer, [0, 5])
+    writer.close()
+    with h5py.File(path, "r") as f:
+        assert list(f["h5md"].attrs["version"]) == [1, 1]
+        assert f["h5md/creator"].attrs["name"] == "llgsim"
+        assert "version" in f["h5md/creator"].attrs and "name" in f["h5md/author"].attrs
+        value = f["particles/all/spins/value"]
+        assert value.shape == (2, N, 3) and value.dtype == np.float32
+        assert value.chunks == (1, N, 3) and value.compression == "lzf" and value.shuffle
+        assert list(f["particles/all/spins/step"]) == [0, 5]
+        assert list(f["observables/energy/value"]) == [0, -5]
+        assert f["observables/magnetization/value"].shape == (2, 3)
+        assert f["parameters"].attrs["config"] == "# config\n"
+        assert f["parameters"].attrs["seed"] == 3
+        assert f["checkpoint/slot"][()] == -1
+
+
+def test_round_trip_frame_by_frame(tmp_path):
+    path = tmp_path / "run.h5"
+    writer = new_file(path, frame_dtype="float64", compression="none")
+    write_steps(writer, range(0, 30, 3))
+    writer.close()
+    with Trajectory(path) as traj:
+        assert traj.n_frames == 10 and traj.observable_names == ["energy", "magnetization"]
+        frames = traj.frames(stride=4)
+        assert next(frames)[0] == 0  # a generator: frames are read when asked for
+        for step, time, s in frames:
+            np.testing.assert_array_equal(s, spins(step))
+            assert time == pytest.approx(0.1 * step, abs=1e-12)
+        assert traj.frame(-1)[0] == 27
+        assert traj.checkpoint() is None
+    np.testing.assert_array_equal(read_frame(path, 2), spins(6))
+    with pytest.raises(InputError, match=r"^initial.frame = 10: expected a frame index in \[-10, 10\)"):
+        read_frame(path, 10, key="initial")
+
+
+def test_rng_state_round_trip():
+    rng = np.random.Generator(np.random.PCG64(2**63 + 12345))
+    rng.standard_normal(7)
+    rng.integers(0, 10, dtype=np.uint32)  # leaves a buffered 32-bit half: has_uint32 = 1
+    state = rng.bit_generator.state
+    assert rng_state_from_array(rng_state_to_array(state)) == state
+
+
+def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
+    path = tmp_path / "run.h5"
+    writer = new_file(path)
+    write_steps(writer, [0, 2, 4])
+    writer.write_checkpoint(checkpoint(4))
+    write_steps(writer, [6])
+    writer.write_checkpoint(checkpoint(7))
+    write_steps(writer, [8, 10])
+    writer.close()
+    with h5py.File(path, "r") as f:
+        assert f["checkpoint/slot"][()] == 1 and list(f["checkpoint/step"]) == [4, 7]
+    writer, ck, text = open_for_resume(path)
+    writer.close()
+    assert (ck.step, ck.time, text) == (7, 0.1 * 7, "# config\n")
+    np.testing.assert_array_equal(ck.spins, spins(1007))
+    assert ck.rng_state == checkpoint(7).rng_state
+    with Trajectory(path) as traj:
+        assert [f[0] for f in traj.frames()] == [0, 2, 4, 6]
+        assert list(traj.observable("energy")[0]) == [0, 2, 4, 6]
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    new_file(tmp_path / "run.h5").close()
+    with pytest.raises(InputError, match="^output.path = .*: expected a run file with a checkpoint"):
+        open_for_resume(tmp_path / "run.h5")
+    with pytest.raises(InputError, match="^output.path = .*: expected an existing run file"):
+        open_for_resume(tmp_path / "none.h5")
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from test_io import checkpoint, new_file, write_steps
+    writer = new_file({path!r})
+    write_steps(writer, range(0, 40, 2))
+    writer.write_checkpoint(checkpoint(40))
+    write_steps(writer, range(40, 60, 2))   # after the checkpoint, never flushed
+    writer._file["checkpoint/spins"][1] = float("nan")  # a torn write into the free slot
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_file_of_a_killed_writer_opens_and_resumes(tmp_path):
+    """SIGKILL leaves HDF5's "open for writing" flags: the reader still opens the file (SWMR),
+    frames before the checkpoint are intact, and resume rebuilds it into a clean file."""
+    path = tmp_path / "run.h5"
+    script = KILLED_WRITER.format(tests=os.path.dirname(__file__), path=str(path))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with pytest.raises(OSError):
+        h5py.File(path, "r")  # plain non-SWMR open is refused while the flags are set
+    with Trajectory(path) as traj:
+        assert traj.checkpoint().step == 40
+        for step, _, s in traj.frames(stop=20):
+            np.testing.assert_array_equal(s, spins(step).astype(np.float32))
+    writer, ck, _ = open_for_resume(path)
+    writer.close()
+    assert ck.step == 40 and np.isfinite(ck.spins).all()
+    assert not (tmp_path / "run.h5.rebuild").exists()
+    with h5py.File(path, "r") as f:  # flags cleared: plain h5py opens it again
+        assert list(f["particles/all/spins/step"]) == list(range(0, 40, 2))
+        assert f["particles/all/spins/value"].compression == "lzf"
+        assert f["parameters"].attrs["config"] == "# config\n"
