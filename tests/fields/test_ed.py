@@ -180,14 +180,30 @@ def test_neel_energy_anchor():
 
 # ---------------------------------------------------------------- check 3: finite differences
 @pytest.mark.parametrize("kind, hopping", [("square", (1.0, -0.3)), ("triangular", (1.0,))])
-@pytest.mark.parametrize("fixed", [{"mu": -0.7}, {"filling": 0.3}])
-def test_field_is_minus_energy_gradient(kind, hopping, fixed):
+@pytest.mark.parametrize("settings", [{"mu": -0.7, "kT": 0.25}, {"filling": 0.3, "kT": 0.25},
+                                      {"filling": 0.3, "kT": 0.0}])
+def test_field_is_minus_energy_gradient(kind, hopping, settings):
+    """kT > 0 (physics.md check 3) and kT = 0 with N_e = 7.2 electrons: random spins leave the
+    Fermi level non-degenerate, where F = sum of the lowest 7.2 levels is smooth."""
     lat = Lattice.from_kind(kind, 4, 3)
-    provider = solver(lat, hopping=hopping, J=2.0, kT=0.25, **fixed)
+    provider = solver(lat, hopping=hopping, J=2.0, **settings)
     spins = states.random_spins(lat, 7)
     sites = [0, 5, 11]
     reference = finite_difference_field(provider, spins, sites)
     np.testing.assert_allclose(provider.energy_and_field(spins)[1][sites], reference, atol=TOL_FD)
+
+
+@pytest.mark.parametrize("n_electrons", [40, 40.3, 57.5])
+def test_zero_temperature_energy_is_the_sum_of_the_lowest_levels(n_electrons):
+    """Random spins, fractional N_e: F = sum of the lowest N_e eigenvalues of h(S), the last
+    one weighted by the fractional part (eigenvalues from LAPACK's eigenvalue-only routine)."""
+    lat = Lattice.triangular(6)
+    provider = solver(lat, hopping=(1.0, 0.2), J=3.0, filling=n_electrons / 72)
+    spins = states.random_spins(lat, 21)
+    eps = scipy.linalg.eigvalsh(provider.model.dense_hamiltonian(spins), driver="ev")
+    full = int(n_electrons)
+    expected = eps[:full].sum() + (n_electrons - full) * eps[full]
+    assert provider.solve(spins).energy == pytest.approx(expected, abs=TOL_ROUNDOFF)
 
 
 # ---------------------------------------------------------------- check 4: symmetry
