@@ -411,40 +411,63 @@ class Descriptor:
     def __call__(self, spins):
         """Descriptor (N, F) of torch spins (N, 3) (float64 or float32, differentiable).
 
-        q: bond products and chiralities (N, P + T); c = sparse(q) (N, C); f_ref = sparse(c);
-        features = [c_A1, sum_a w c_a^2, sum_a w c_a f_ref_a / sqrt(|f_ref|^2 + eps^2)].
+        q = [S_a . S_b over pairs | S_a . (S_b x S_c) over triangles] (P + T per site);
+        c = W^T q (C); f_ref = W_ref^T c (R); features =
+        [c_A1, sum_a w c_a^2, sum_a w c_a f_ref_a / sqrt(sum_a w f_ref_a^2 + eps^2)].
+        Internally sites run along the last axis (a (3, M, N) gather of the local spins, then
+        row gathers and products of contiguous length-N rows), and the sparse tables (comp_*,
+        ref_*) are applied as dense matrices W (P + T, C), W_ref (C, R): the same sums with
+        zeros added, which BLAS evaluates faster than gathers and scatters. The result is the
+        transpose of a (F, N) array.
         """
         import torch
 
         t = self._tables_for(spins.dtype, spins.device)
-        s = spins[t["neighbours"]]  # (N, M, 3)
-        bonds = (s[:, t["pairs"][:, 0]] * s[:, t["pairs"][:, 1]]).sum(-1)
-        tri = t["triangles"]
-        chis = (s[:, tri[:, 0]] * torch.linalg.cross(s[:, tri[:, 1]], s[:, tri[:, 2]])).sum(-1)
-        q = torch.cat([bonds, chis], dim=1)
-        comps = (q[:, t["comp_index"]] * t["comp_coef"]).sum(-1)  # (N, C)
-        refs = (comps[:, t["ref_index"]] * t["ref_coef"]).sum(-1)  # (N, R)
-        block = comps[:, t["block_index"]]  # (N, B, 2)
-        ref = refs[:, t["block_ref"]]  # (N, B, 2)
-        w = t["block_weight"]
-        power = (w * block * block).sum(-1)
+        n_p, n_t = len(self.tables.pairs), len(self.tables.triangles)
+        local = spins.T[:, t["neighbours_t"]]  # (3, M, N): S_loc, sites last
+        a, b, c, d, e = local[:, t["vertices"]].split([n_p, n_p, n_t, n_t, n_t], dim=1)
+        bonds = (a * b).sum(0)  # (P, N)
+        chis = (c * torch.linalg.cross(d, e, dim=0)).sum(0)  # (T, N)
+        comps = t["comp_matrix_t"] @ torch.cat([bonds, chis])  # (C, N)
+        refs = t["ref_matrix_t"] @ comps  # (R, N)
+        w = t["block_weight"]  # (B, 2, 1)
+        block = comps[t["block_index"]]  # (B, 2, N)
         ph = t["phase_blocks"]
+        ref = refs[t["block_ref"][ph]]  # (B', 2, N)
+        power = (w * block * block).sum(1)
         eps2 = self.settings.eps ** 2
-        phase = ((w[ph] * block[:, ph] * ref[:, ph]).sum(-1)
-                 / torch.sqrt((w[ph] * ref[:, ph] * ref[:, ph]).sum(-1) + eps2))
-        return torch.cat([comps[:, t["a1_index"]], power, phase], dim=1)
+        phase = ((w[ph] * block[ph] * ref).sum(1)
+                 / torch.sqrt((w[ph] * ref * ref).sum(1) + eps2))
+        return torch.cat([comps[t["a1_index"]], power, phase]).T
+
+    def dense_matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """(W (P + T, C), W_ref (C, R)) float64: the comp_* and ref_* tables as dense matrices,
+        c = q W and f_ref = c W_ref."""
+        tb = self.tables
+        n_inv = len(tb.pairs) + len(tb.triangles)
+        comp = np.zeros((n_inv, len(tb.comp_index)))
+        np.add.at(comp, (tb.comp_index, np.arange(len(tb.comp_index))[:, None]), tb.comp_coef)
+        ref = np.zeros((len(tb.comp_index), len(tb.ref_index)))
+        np.add.at(ref, (tb.ref_index, np.arange(len(tb.ref_index))[:, None]), tb.ref_coef)
+        return comp, ref
 
     def _tables_for(self, dtype, device) -> dict:
+        """The tables as torch tensors on ``device`` (floats in ``dtype``), converted once."""
         import torch
 
         key = (dtype, device)
         if key not in self._torch_tables:
             tb = self.tables
-            ints = {name: torch.as_tensor(getattr(tb, name), device=device)
-                    for name in ("pairs", "triangles", "comp_index", "ref_index", "a1_index",
-                                 "block_index", "block_ref", "phase_blocks")}
-            floats = {name: torch.as_tensor(getattr(tb, name), dtype=dtype, device=device)
-                      for name in ("comp_coef", "ref_coef", "block_weight")}
-            ints["neighbours"] = torch.as_tensor(self.neighbours, device=device)
-            self._torch_tables[key] = {**ints, **floats}
+            vertices = np.concatenate([tb.pairs[:, 0], tb.pairs[:, 1], tb.triangles[:, 0],
+                                       tb.triangles[:, 1], tb.triangles[:, 2]])
+            ints = {"neighbours_t": np.ascontiguousarray(self.neighbours.T),
+                    "vertices": vertices, "a1_index": tb.a1_index,
+                    "block_index": tb.block_index, "block_ref": tb.block_ref,
+                    "phase_blocks": tb.phase_blocks}
+            comp, ref = self.dense_matrices()
+            floats = {"comp_matrix_t": comp.T.copy(), "ref_matrix_t": ref.T.copy(),
+                      "block_weight": tb.block_weight[:, :, None]}
+            self._torch_tables[key] = (
+                {k: torch.as_tensor(v, device=device) for k, v in ints.items()}
+                | {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in floats.items()})
         return self._torch_tables[key]

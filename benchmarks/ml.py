@@ -1,0 +1,168 @@
+"""Cost of one ML field evaluation (descriptor + MLP forward + autograd field) in torch on the CPU,
+for llgsim's models and for the peer design of physics.md section 3, with machine and date.
+
+    python benchmarks/ml.py                  # L = 30 and 100, float64 and float32
+    python benchmarks/ml.py --sizes 30 --repeats 3 --threads 1
+
+Designs (all with random weights; the cost does not depend on their values):
+* llgsim square / triangular: default descriptor (llgsim.descriptors) and a 64-64 SiLU MLP,
+  through the MLField provider (numpy in, numpy out).
+* peer (ZC21 design, REPO-DE): 88 neighbours within radius sqrt 26 on the square lattice,
+  554 features = 88 centre bond products + 378 neighbour-neighbour bond products + 88 plaquette
+  chiralities, MLP 554-1024-512-256-128-64-1 ReLU. Which 378 pairs and 88 triangles the
+  original code takes is not reproduced here: this script takes the shortest pairs and the
+  triangles nearest the centre, which gives the same gathers, products and network cost.
+
+Multiply-adds per site per field evaluation count the MLP only, forward plus the input-gradient
+backward pass (2 x sum of in x out), as in /work/shared/anchors.md. The machine is shared with
+other jobs: times are the best of a few repeats and can still be inflated by neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from llgsim.descriptors import Descriptor
+from llgsim.fields.ml import MLField
+from llgsim.lattice import Lattice
+from llgsim.ml.network import BehlerParrinello
+from llgsim.states import random_spins
+
+SIZES = (30, 100)
+HIDDEN = (64, 64)
+PEER_RADIUS2 = 26
+PEER_LAYOUT = (554, 1024, 512, 256, 128, 64, 1)
+PEER_PAIRS, PEER_TRIANGLES = 378, 88
+
+
+class PeerDesign:
+    """The ZC21-style square-lattice force field: raw bond products and chiralities (not
+    point-group symmetrised), plain ReLU MLP, field by autograd."""
+
+    def __init__(self, lattice: Lattice, dtype):
+        r = np.arange(-6, 7)
+        box = np.stack(np.meshgrid(r, r, indexing="ij"), -1).reshape(-1, 2)
+        d2 = (box ** 2).sum(1)
+        neighbours = box[(d2 > 0) & (d2 <= PEER_RADIUS2)]
+        offsets = np.concatenate([[[0, 0]], neighbours[np.argsort((neighbours ** 2).sum(1),
+                                                                    kind="stable")]])
+        centre_pairs = [(0, k) for k in range(1, len(offsets))]
+        pairs = sorted(itertools.combinations(range(1, len(offsets)), 2),
+                       key=lambda p: (((offsets[p[0]] - offsets[p[1]]) ** 2).sum(),
+                                      max(p)))[:PEER_PAIRS]
+        where = {tuple(o): k for k, o in enumerate(offsets)}
+        triangles = []
+        for x, y in itertools.product(range(-6, 6), repeat=2):
+            corners = [(x, y), (x + 1, y), (x + 1, y + 1), (x, y + 1)]
+            for skip in corners:
+                tri = [where.get(c) for c in corners if c != skip]
+                if None not in tri:
+                    centroid = offsets[tri].mean(0)
+                    triangles.append(((centroid ** 2).sum(), tri))
+        triangles = [t for _, t in sorted(triangles)[:PEER_TRIANGLES]]
+        self.pairs = torch.tensor(centre_pairs + pairs)
+        self.triangles = torch.tensor(triangles)
+        self.neighbours = torch.from_numpy(lattice.neighbour_table(offsets))
+        layers = []
+        for k, (a, b) in enumerate(zip(PEER_LAYOUT[:-1], PEER_LAYOUT[1:])):
+            layers.append(torch.nn.Linear(a, b, dtype=dtype))
+            if k < len(PEER_LAYOUT) - 2:
+                layers.append(torch.nn.ReLU())
+        self.mlp = torch.nn.Sequential(*layers).requires_grad_(False)
+        self.dtype = dtype
+        assert len(self.pairs) + len(self.triangles) == PEER_LAYOUT[0]
+
+    def energy_and_field(self, spins: np.ndarray):
+        s = torch.from_numpy(spins).to(self.dtype).requires_grad_(True)
+        local = s[self.neighbours]
+        bonds = (local[:, self.pairs[:, 0]] * local[:, self.pairs[:, 1]]).sum(-1)
+        t = self.triangles
+        chis = (local[:, t[:, 0]] * torch.linalg.cross(local[:, t[:, 1]], local[:, t[:, 2]])).sum(-1)
+        energy = self.mlp(torch.cat([bonds, chis], 1)).sum()
+        (grad,) = torch.autograd.grad(energy, s)
+        return float(energy.detach()), (-grad).numpy()
+
+
+def llgsim_model(kind: str, lattice: Lattice, dtype: str, folder: Path) -> MLField:
+    path = folder / f"{kind}.safetensors"
+    if not path.exists():
+        model = BehlerParrinello(Descriptor(Lattice.from_kind(kind, 10)), hidden=HIDDEN)
+        model.save(path, {}, training_data_hash="", metrics={})
+    return MLField(path, lattice, dtype=dtype)
+
+
+def seconds_per_evaluation(provider, spins, repeats: int) -> float:
+    provider.energy_and_field(spins)  # warm-up: table conversion, allocator
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        provider.energy_and_field(spins)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def mlp_cost(layout) -> tuple[int, int]:
+    """(parameters, multiply-adds per site per field evaluation = 2 x forward)."""
+    pairs = list(zip(layout[:-1], layout[1:]))
+    return sum(a * b + b for a, b in pairs), 2 * sum(a * b for a, b in pairs)
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                     platform.processor())
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    return (f"{model}, {os.cpu_count()} cores, load average {load} at start (shared machine); "
+            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch intra-op threads (default: torch's choice)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"# ML field evaluation cost, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# {machine()}")
+    print("| design | features | neighbours | MLP layout | parameters | MACs/site/field | L | "
+          "us/site f64 | us/site f32 | s/eval f64 | s/eval f32 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for design in ("llgsim square", "llgsim triangular", "peer ZC21 square"):
+            kind = "triangular" if "triangular" in design else "square"
+            for L in args.sizes:
+                lattice = Lattice.from_kind(kind, L)
+                spins = random_spins(lattice, L)
+                seconds = {}
+                for dtype in ("float64", "float32"):
+                    if design.startswith("peer"):
+                        provider = PeerDesign(lattice, getattr(torch, dtype))
+                        layout, n_nb = PEER_LAYOUT, len(provider.neighbours[0]) - 1
+                    else:
+                        provider = llgsim_model(kind, lattice, dtype, Path(tmp))
+                        layout = provider.model.layout
+                        n_nb = len(provider.model.descriptor.tables.offsets) - 1
+                    seconds[dtype] = seconds_per_evaluation(provider, spins, args.repeats)
+                params, macs = mlp_cost(layout)
+                n = lattice.n_sites
+                print(f"| {design} | {layout[0]} | {n_nb} | {'-'.join(map(str, layout))} | "
+                      f"{params:,} | {macs:,} | {L} | {1e6 * seconds['float64'] / n:.2f} | "
+                      f"{1e6 * seconds['float32'] / n:.2f} | {seconds['float64']:.4f} | "
+                      f"{seconds['float32']:.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
