@@ -408,8 +408,9 @@ class Descriptor:
     def n_features(self) -> int:
         return len(self.tables.labels)
 
-    def __call__(self, spins):
-        """Descriptor (N, F) of torch spins (N, 3) (float64 or float32, differentiable).
+    def __call__(self, spins, sites: slice = slice(None)):
+        """Descriptor (n, F) of the sites ``sites`` (a slice, default all: n = N) for torch
+        spins (N, 3) (float64 or float32, differentiable).
 
         q = [S_a . S_b over pairs | S_a . (S_b x S_c) over triangles] (P + T per site);
         c = W^T q (C); f_ref = W_ref^T c (R); features =
@@ -418,22 +419,22 @@ class Descriptor:
         row gathers and products of contiguous length-N rows), and the sparse tables (comp_*,
         ref_*) are applied as dense matrices W (P + T, C), W_ref (C, R): the same sums with
         zeros added, which BLAS evaluates faster than gathers and scatters. The result is the
-        transpose of a (F, N) array.
+        transpose of a (F, n) array.
         """
         import torch
 
         t = self._tables_for(spins.dtype, spins.device)
         n_p, n_t = len(self.tables.pairs), len(self.tables.triangles)
-        local = spins.T[:, t["neighbours_t"]]  # (3, M, N): S_loc, sites last
+        local = spins.T[:, t["neighbours_t"][:, sites]]  # (3, M, n): S_loc, sites last
         a, b, c, d, e = local[:, t["vertices"]].split([n_p, n_p, n_t, n_t, n_t], dim=1)
-        bonds = (a * b).sum(0)  # (P, N)
-        chis = (c * torch.linalg.cross(d, e, dim=0)).sum(0)  # (T, N)
-        comps = t["comp_matrix_t"] @ torch.cat([bonds, chis])  # (C, N)
-        refs = t["ref_matrix_t"] @ comps  # (R, N)
+        bonds = (a * b).sum(0)  # (P, n)
+        chis = (c * torch.linalg.cross(d, e, dim=0)).sum(0)  # (T, n)
+        comps = t["comp_matrix_t"] @ torch.cat([bonds, chis])  # (C, n)
+        refs = t["ref_matrix_t"] @ comps  # (R, n)
         w = t["block_weight"]  # (B, 2, 1)
-        block = comps[t["block_index"]]  # (B, 2, N)
+        block = comps[t["block_index"]]  # (B, 2, n)
         ph = t["phase_blocks"]
-        ref = refs[t["block_ref"][ph]]  # (B', 2, N)
+        ref = refs[t["block_ref"][ph]]  # (B', 2, n)
         power = (w * block * block).sum(1)
         eps2 = self.settings.eps ** 2
         phase = ((w[ph] * block[ph] * ref).sum(1)

@@ -21,6 +21,8 @@ from ..lattice import Lattice
 from . import modelfile
 
 ACTIVATIONS = {"silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
+#: sites per chunk of the field evaluation (toolchain.md: ~10^4 rows keep an MLP pass in cache)
+CHUNK_SITES = 16384
 
 
 class BehlerParrinello(torch.nn.Module):
@@ -66,18 +68,29 @@ class BehlerParrinello(torch.nn.Module):
                 modules.append(ACTIVATIONS[activation]())
         self.mlp = torch.nn.Sequential(*modules)
 
-    def site_energies(self, spins: torch.Tensor) -> torch.Tensor:
-        """eps_i (N,) for torch spins (N, 3) in the model's dtype."""
-        features = (self.descriptor(spins) - self.feature_mean) / self.feature_std
+    def site_energies(self, spins: torch.Tensor, sites: slice = slice(None)) -> torch.Tensor:
+        """eps_i (n,) of the sites ``sites`` (default all) for torch spins (N, 3) in the
+        model's dtype."""
+        features = (self.descriptor(spins, sites) - self.feature_mean) / self.feature_std
         return self.mlp(features).squeeze(-1)
 
     def energy_and_field(self, spins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached."""
+        """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached.
+
+        Sites are taken in chunks of CHUNK_SITES, each chunk's energy differentiated into the
+        gradient of all spins, so memory stays bounded on large lattices (the descriptor of one
+        chunk holds ~10^3 numbers per site)."""
         s = spins.detach().requires_grad_(True)
+        n = len(s)
+        energy = torch.zeros((), dtype=s.dtype, device=s.device)
+        field = torch.zeros_like(s)
         with torch.enable_grad():
-            energy = self.site_energies(s).sum()
-            (grad,) = torch.autograd.grad(energy, s)
-        return energy.detach(), -grad
+            for start in range(0, n, CHUNK_SITES):
+                chunk = self.site_energies(s, slice(start, min(start + CHUNK_SITES, n))).sum()
+                (grad,) = torch.autograd.grad(chunk, s)
+                energy += chunk.detach()
+                field -= grad
+        return energy, field
 
     # ------------------------------------------------------------------ files
     def arrays(self) -> dict:

@@ -40,6 +40,19 @@ def test_autograd_field_equals_finite_differences(model_path):
                                atol=TOL_FD)
 
 
+def test_chunked_evaluation_equals_one_pass(model_path, monkeypatch):
+    """Evaluating the sites in chunks (large lattices) gives the one-pass energy and field."""
+    from llgsim.ml import network
+
+    ml = _provider(model_path, size=10)
+    spins = random_spins(ml.lattice, 8)
+    e0, h0 = ml.energy_and_field(spins)
+    monkeypatch.setattr(network, "CHUNK_SITES", 37)
+    e1, h1 = ml.energy_and_field(spins)
+    assert abs(e1 - e0) < TOL_EXACT
+    np.testing.assert_allclose(h1, h0, rtol=0, atol=TOL_EXACT)
+
+
 def test_energy_is_sum_of_site_energies(model_path):
     ml = _provider(model_path, size=10)
     spins = random_spins(ml.lattice, 2)
