@@ -101,14 +101,17 @@ def llgsim_model(kind: str, lattice: Lattice, dtype: str, folder: Path) -> MLFie
     return MLField(path, lattice, dtype=dtype)
 
 
-def seconds_per_evaluation(provider, spins, repeats: int) -> float:
+def seconds_per_evaluation(provider, spins, repeats: int) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one field evaluation, each the best of ``repeats`` after
+    one warm-up. CPU time sums all threads; on a busy shared machine it is the steadier figure."""
     provider.energy_and_field(spins)  # warm-up: table conversion, allocator
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        w, c = time.perf_counter(), time.process_time()
         provider.energy_and_field(spins)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return min(wall), min(cpu)
 
 
 def mlp_cost(layout) -> tuple[int, int]:
@@ -138,7 +141,7 @@ def main() -> None:
     print(f"# ML field evaluation cost, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"# {machine()}")
     print("| design | features | neighbours | MLP layout | parameters | MACs/site/field | L | "
-          "us/site f64 | us/site f32 | s/eval f64 | s/eval f32 |")
+          "wall us/site f64 | wall us/site f32 | CPU us/site f64 | CPU us/site f32 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for design in ("llgsim square", "llgsim triangular", "peer ZC21 square"):
@@ -146,7 +149,7 @@ def main() -> None:
             for L in args.sizes:
                 lattice = Lattice.from_kind(kind, L)
                 spins = random_spins(lattice, L)
-                seconds = {}
+                us = {}
                 for dtype in ("float64", "float32"):
                     if design.startswith("peer"):
                         provider = PeerDesign(lattice, getattr(torch, dtype))
@@ -155,13 +158,15 @@ def main() -> None:
                         provider = llgsim_model(kind, lattice, dtype, Path(tmp))
                         layout = provider.model.layout
                         n_nb = len(provider.model.descriptor.tables.offsets) - 1
-                    seconds[dtype] = seconds_per_evaluation(provider, spins, args.repeats)
+                    wall, cpu = seconds_per_evaluation(provider, spins, args.repeats)
+                    us[dtype] = (1e6 * wall / lattice.n_sites, 1e6 * cpu / lattice.n_sites)
                 params, macs = mlp_cost(layout)
-                n = lattice.n_sites
                 print(f"| {design} | {layout[0]} | {n_nb} | {'-'.join(map(str, layout))} | "
-                      f"{params:,} | {macs:,} | {L} | {1e6 * seconds['float64'] / n:.2f} | "
-                      f"{1e6 * seconds['float32'] / n:.2f} | {seconds['float64']:.4f} | "
-                      f"{seconds['float32']:.4f} |", flush=True)
+                      f"{params:,} | {macs:,} | {L} | {us['float64'][0]:.1f} | "
+                      f"{us['float32'][0]:.1f} | {us['float64'][1]:.1f} | {us['float32'][1]:.1f} |",
+                      flush=True)
+    with open("/proc/loadavg") as f:
+        print(f"# load average {f.read().split()[0]} at end")
 
 
 if __name__ == "__main__":
