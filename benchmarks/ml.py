@@ -87,7 +87,8 @@ class PeerDesign:
         local = s[self.neighbours]
         bonds = (local[:, self.pairs[:, 0]] * local[:, self.pairs[:, 1]]).sum(-1)
         t = self.triangles
-        chis = (local[:, t[:, 0]] * torch.linalg.cross(local[:, t[:, 1]], local[:, t[:, 2]])).sum(-1)
+        a, b, c = (local[:, t[:, k]] for k in range(3))
+        chis = (a * torch.linalg.cross(b, c)).sum(-1)
         energy = self.mlp(torch.cat([bonds, chis], 1)).sum()
         (grad,) = torch.autograd.grad(energy, s)
         return float(energy.detach()), (-grad).numpy()
@@ -138,7 +139,8 @@ def main() -> None:
                         help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"# ML field evaluation cost, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(f"# ML field evaluation cost, {now:%Y-%m-%d %H:%M} UTC")
     print(f"# {machine()}")
     print("| design | features | neighbours | MLP layout | parameters | MACs/site/field | L | "
           "wall us/site f64 | wall us/site f32 | CPU us/site f64 | CPU us/site f32 |")

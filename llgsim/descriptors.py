@@ -229,10 +229,9 @@ def _orbits(elements, act):
     """Point-group orbits of ``elements`` (canonical tuples). act(g, e) -> (e', sign).
     Returns a list of (members, action matrices (G, m, m)) with D(g)[index(e'), index(e)] =
     sign, in order of first appearance."""
-    remaining = list(elements)
     seen = set()
     out = []
-    for seed in remaining:
+    for seed in elements:
         if seed in seen:
             continue
         members = sorted({act(g, seed)[0] for g in range(act.n_group)})

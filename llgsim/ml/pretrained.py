@@ -17,7 +17,8 @@ def list_models() -> list[dict]:
 
 def path_of(name: str) -> Path:
     """Path of the shipped model ``name``; InputError listing the available names otherwise."""
-    names = sorted(p.name.removesuffix(".safetensors") for p in PRETRAINED_DIR.glob("*.safetensors"))
+    names = [p.name.removesuffix(".safetensors")
+             for p in sorted(PRETRAINED_DIR.glob("*.safetensors"))]
     if name not in names:
         raise InputError("pretrained model", name, f"one of {names}" if names else
                          "a shipped model name (none shipped in this version)")
