@@ -1,4 +1,4 @@
-"""Per-site math of the semi-implicit SIB integrator for the stochastic Landau-Lifshitz equation.
+"""Per-site math of the integrators (SIB, Heun) for the stochastic Landau-Lifshitz equation.
 
 Landau-Lifshitz form, gamma = 1 (conventions.md, "Dynamics"):
 
@@ -15,6 +15,8 @@ for the field f, the noise increment b = sqrt(2 D dt) * n (n standard normal, D 
 Writing the equation as (1 + [w]x) s' = r with r = s + s x w gives the closed form
 
     s' = [ r - w x r + w (w . r) ] / (1 + |w|^2).
+
+The same w gives the explicit increment of the Heun scheme, dt dS/dt = 2 s x w (+ noise).
 
 The per-site functions take and return vector components as scalars, so the same functions serve
 the CPU launchers below (numba, ``prange`` over sites) and a GPU kernel (one thread per site).
@@ -97,3 +99,44 @@ def sib_corrector(spins, field, normals, amplitude, dt, alpha, out):
         out[i, 0], out[i, 1], out[i, 2] = sib_site(
             spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
             bx, by, bz, dt, alpha)
+
+
+@njit(cache=True)
+def ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
+    """Explicit LL increment 2 s x w = -s x g - alpha s x (s x g), g = dt f + b."""
+    wx, wy, wz = sib_w(sx, sy, sz, dt * fx + bx, dt * fy + by, dt * fz + bz, alpha)
+    return 2.0 * (sy * wz - sz * wy), 2.0 * (sz * wx - sx * wz), 2.0 * (sx * wy - sy * wx)
+
+
+@njit(cache=True)
+def normalized(x, y, z):
+    """(x, y, z) / |(x, y, z)|."""
+    inv = 1.0 / math.sqrt(x * x + y * y + z * z)
+    return x * inv, y * inv, z * inv
+
+
+@njit(cache=True, parallel=True)
+def heun_predictor(spins, field, normals, amplitude, dt, alpha, out):
+    """Heun predictor: out_i = (s_i + d0_i) / |s_i + d0_i|, d0 = the LL increment at s."""
+    for i in prange(spins.shape[0]):
+        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
+        bx, by, bz = _noise(normals, amplitude, i)
+        dx, dy, dz = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
+                                  bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + dx, sy + dy, sz + dz)
+
+
+@njit(cache=True, parallel=True)
+def heun_corrector(spins, field, predicted, predicted_field, normals, amplitude, dt, alpha, out):
+    """Heun corrector: out_i = normalised s_i + (d0_i + d1_i) / 2, with d0 the LL increment at
+    (s, f(s)) and d1 at (s~, f(s~)), the same noise in both."""
+    for i in prange(spins.shape[0]):
+        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
+        px, py, pz = predicted[i, 0], predicted[i, 1], predicted[i, 2]
+        bx, by, bz = _noise(normals, amplitude, i)
+        ax, ay, az = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
+                                  bx, by, bz, dt, alpha)
+        cx, cy, cz = ll_increment(px, py, pz, predicted_field[i, 0], predicted_field[i, 1],
+                                  predicted_field[i, 2], bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
+                                                     sz + 0.5 * (az + cz))
