@@ -46,13 +46,17 @@ def seconds_per_evaluation(L: int) -> tuple[float, float]:
     return min(times)
 
 
+def load_average() -> str:
+    """One-minute load average: above the core count, other jobs share the cores."""
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def machine() -> str:
     with open("/proc/cpuinfo") as f:
         model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
                      platform.processor())
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[0]
-    return (f"{model}, {os.cpu_count()} cores, load average {load} at start; "
+    return (f"{model}, {os.cpu_count()} cores, load average {load_average()} at start; "
             f"numpy {np.__version__}, scipy {scipy.__version__}")
 
 
@@ -78,6 +82,7 @@ def main() -> None:
         print(f"# fitted wall-time cost ~ N^{p:.2f} over N >= {FIT_FROM_N}")
     else:
         print(f"# fewer than two sizes with N >= {FIT_FROM_N}: no exponent fitted")
+    print(f"# load average {load_average()} at end")
 
 
 if __name__ == "__main__":
