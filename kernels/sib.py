@@ -62,12 +62,17 @@ def sib_site(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
 
 
 @njit(cache=True)
-def midpoint_site(ax, ay, az, bx, by, bz):
-    """(a + b) / |a + b|: the unit midpoint of two unit vectors (they are never antiparallel
-    within one step)."""
-    mx, my, mz = ax + bx, ay + by, az + bz
-    inv = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
-    return mx * inv, my * inv, mz * inv
+def ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
+    """Explicit LL increment 2 s x w = -s x g - alpha s x (s x g), g = dt f + b."""
+    wx, wy, wz = sib_w(sx, sy, sz, dt * fx + bx, dt * fy + by, dt * fz + bz, alpha)
+    return 2.0 * (sy * wz - sz * wy), 2.0 * (sz * wx - sx * wz), 2.0 * (sx * wy - sy * wx)
+
+
+@njit(cache=True)
+def normalized(x, y, z):
+    """(x, y, z) / |(x, y, z)|."""
+    inv = 1.0 / math.sqrt(x * x + y * y + z * z)
+    return x * inv, y * inv, z * inv
 
 
 @njit(cache=True, inline="always")
@@ -80,14 +85,15 @@ def _noise(normals, amplitude, i):
 
 @njit(cache=True, parallel=True)
 def sib_predictor(spins, field, normals, amplitude, dt, alpha, out):
-    """Predictor: out_i = unit midpoint of s_i and SIB(s_i, f_i, b_i), the configuration at
-    which the corrector's field is evaluated. normals: (N, 3) float64 or None (kT = 0)."""
+    """Predictor: out_i = the unit midpoint (s_i + p_i) / |s_i + p_i| of s_i and
+    p_i = SIB(s_i, f_i, b_i), where the corrector's field is evaluated (s and p are never
+    antiparallel within one step). normals: (N, 3) float64 or None (kT = 0)."""
     for i in prange(spins.shape[0]):
         sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
         bx, by, bz = _noise(normals, amplitude, i)
         px, py, pz = sib_site(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
                               bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = midpoint_site(sx, sy, sz, px, py, pz)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + px, sy + py, sz + pz)
 
 
 @njit(cache=True, parallel=True)
@@ -99,20 +105,6 @@ def sib_corrector(spins, field, normals, amplitude, dt, alpha, out):
         out[i, 0], out[i, 1], out[i, 2] = sib_site(
             spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
             bx, by, bz, dt, alpha)
-
-
-@njit(cache=True)
-def ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
-    """Explicit LL increment 2 s x w = -s x g - alpha s x (s x g), g = dt f + b."""
-    wx, wy, wz = sib_w(sx, sy, sz, dt * fx + bx, dt * fy + by, dt * fz + bz, alpha)
-    return 2.0 * (sy * wz - sz * wy), 2.0 * (sz * wx - sx * wz), 2.0 * (sx * wy - sy * wx)
-
-
-@njit(cache=True)
-def normalized(x, y, z):
-    """(x, y, z) / |(x, y, z)|."""
-    inv = 1.0 / math.sqrt(x * x + y * y + z * z)
-    return x * inv, y * inv, z * inv
 
 
 @njit(cache=True, parallel=True)

@@ -71,10 +71,13 @@ def _sib_reference(spins, field, noise, dt, alpha):
     return (r - np.cross(w, r) + w * wr) / (1.0 + np.sum(w * w, axis=1, keepdims=True))
 
 
+def _normalized(v):
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 def _predictor_reference(spins, field, normals, amplitude, dt, alpha, out):
     noise = 0.0 if normals is None else amplitude * normals
-    mid = spins + _sib_reference(spins, field, noise, dt, alpha)
-    out[...] = mid / np.linalg.norm(mid, axis=1, keepdims=True)
+    out[...] = _normalized(spins + _sib_reference(spins, field, noise, dt, alpha))
 
 
 def _corrector_reference(spins, field, normals, amplitude, dt, alpha, out):
@@ -86,10 +89,6 @@ def _ll_increment_reference(spins, field, noise, dt, alpha):
     """Explicit LL increment -s x g - alpha s x (s x g), g = dt f + b (numpy)."""
     g = dt * field + noise
     return -np.cross(spins, g + alpha * np.cross(spins, g))
-
-
-def _normalized(v):
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def _heun_predictor_reference(spins, field, normals, amplitude, dt, alpha, out):
