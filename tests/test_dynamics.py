@@ -18,8 +18,8 @@ from llgsim.testing import torque
 # TOL_EXACT: same algorithm, numpy reference vs numba kernel, O(10) flops per site and step in
 #   float64 (eps = 2.2e-16); a few steps of a smooth map keep the difference at this level.
 TOL_EXACT = 1e-13
-# TOL_NORM: |S_i| after 200 steps; each SIB solve conserves the length exactly up to round-off
-#   of a few eps, which accumulates at most linearly: 200 * 5 eps ~ 2e-13.
+# TOL_NORM: |S_i| after 200 steps; each SIB solve conserves the length (Heun renormalises) up
+#   to round-off of a few eps, which accumulates at most linearly: 200 * 5 eps ~ 2e-13.
 TOL_NORM = 1e-12
 # TOL_F32: spins stored in float32 (eps = 6e-8): kernel vs reference one rounding apart, and
 #   the length after 200 steps, one rounding per step, worst case 200 * 6e-8 ~ 1e-5.
