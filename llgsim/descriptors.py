@@ -72,6 +72,15 @@ class DescriptorSettings:
     n_pair_shells: int
     eps: float = 0.1
 
+    def __post_init__(self):
+        n, p, eps = self.n_shells, self.n_pair_shells, self.eps
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError("descriptor.n_shells", n, "a positive integer")
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= n:
+            raise InputError("descriptor.n_pair_shells", p, f"an integer in [0, n_shells = {n}]")
+        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+            raise InputError("descriptor.eps", eps, "a finite float > 0")
+
     @classmethod
     def default(cls, kind: str) -> "DescriptorSettings":
         """Defaults per lattice: square 5 shells, radius sqrt 8 (24 neighbours, the 5 x 5 box,
@@ -294,7 +303,8 @@ def _elementary_triangles(lat: Lattice, offsets) -> list[tuple]:
 # ---------------------------------------------------------------------------- tables
 def build_tables(lattice_kind: str, settings: DescriptorSettings) -> DescriptorTables:
     """All index tables of the descriptor for a lattice kind and settings (numpy only)."""
-    _check_settings(settings)
+    if not isinstance(settings, DescriptorSettings):
+        raise InputError("descriptor settings", type(settings).__name__, "a DescriptorSettings")
     lat, offsets, n_inner = _region(lattice_kind, settings)
     index_of = {o: k for k, o in enumerate(offsets)}
     centre = offsets[0]
@@ -364,18 +374,6 @@ def _pad(rows, width):
         for k, (i, c) in enumerate(row):
             index[n, k], coef[n, k] = i, c
     return index, coef
-
-
-def _check_settings(settings: DescriptorSettings) -> None:
-    if not isinstance(settings, DescriptorSettings):
-        raise InputError("descriptor settings", type(settings).__name__, "a DescriptorSettings")
-    n, p, eps = settings.n_shells, settings.n_pair_shells, settings.eps
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InputError("descriptor.n_shells", n, "a positive integer")
-    if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= n:
-        raise InputError("descriptor.n_pair_shells", p, f"an integer in [0, n_shells = {n}]")
-    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-        raise InputError("descriptor.eps", eps, "a finite float > 0")
 
 
 # ---------------------------------------------------------------------------- evaluation

@@ -250,12 +250,12 @@ def test_lattice_smaller_than_cutoff_is_refused(kind, too_small, large_enough):
     assert len(np.unique(d.neighbours[0])) == len(d.tables.offsets)
 
 
-@pytest.mark.parametrize("settings", [DescriptorSettings(0, 0), DescriptorSettings(2, 3),
-                                      DescriptorSettings(3, 1, eps=0.0),
-                                      DescriptorSettings(3, 1, eps=float("nan"))])
-def test_bad_settings_are_refused(settings):
-    with pytest.raises(InputError):
-        Descriptor(Lattice.square(10), settings)
+@pytest.mark.parametrize("args", [(0, 0), (2, 3), (3, 1, 0.0), (3, 1, float("nan")), (2.5, 1)])
+def test_bad_settings_are_refused(args):
+    with pytest.raises(InputError, match="descriptor"):
+        DescriptorSettings(*args)
+    with pytest.raises(InputError, match="DescriptorSettings"):
+        Descriptor(Lattice.square(10), {"n_shells": 3})
 
 
 def test_settings_round_trip():
