@@ -149,8 +149,24 @@ def test_uniform_state_is_regular(setup):
     g = d(s)
     (grad,) = torch.autograd.grad(g.sum(), s)
     assert torch.isfinite(g).all() and torch.isfinite(grad).all()
-    np.testing.assert_allclose(g.detach().numpy(), g.detach().numpy()[:1].repeat(len(g), 0),
-                               rtol=0, atol=TOL_EXACT)
+    g = g.detach().numpy()
+    np.testing.assert_allclose(g, g[:1].repeat(len(g), 0), rtol=0, atol=TOL_EXACT)
+    non_a1 = [k for k, label in enumerate(d.tables.labels) if not label.startswith("bond")]
+    np.testing.assert_allclose(g[:, non_a1], 0.0, rtol=0, atol=TOL_EXACT)
+
+
+def test_a1_of_nearest_neighbour_bonds_is_their_sum(setup):
+    """The A1 component of the nearest-neighbour centre-bond orbit is the normalised sum
+    +-(1/sqrt z) sum_j S_i . S_j, so a linear readout gives the Heisenberg energy exactly."""
+    lattice, d = setup
+    spins = random_spins(lattice, 8)
+    nn = lattice.neighbour_table(lattice.neighbour_shells(1)[0].offsets)  # (N, z)
+    bond_sum = np.einsum("ia,ija->i", spins, spins[nn])
+    first = descriptor_of(d, spins)[:, 0]
+    assert d.tables.labels[0].endswith(f"x{nn.shape[1]}:A1")
+    sign = np.sign(first @ bond_sum)
+    np.testing.assert_allclose(first, sign * bond_sum / np.sqrt(nn.shape[1]), rtol=0,
+                               atol=TOL_EXACT)
 
 
 # ---------------------------------------------------------------------------- physics
