@@ -1,0 +1,320 @@
+"""Training of the Behler-Parrinello force field on ED-labelled snapshots (torch, CPU).
+
+Loss over a batch of snapshots (physics.md section 3, "Loss"), with Delta H_i = H_pred,i - H_ref,i:
+
+    L = w_field  mean_i |Delta H_i|^2
+      + w_torque mean_i |S_i x Delta H_i|^2
+      + w_energy mean_s ((E_pred,s - E_ref,s) / N)^2
+
+means over all sites (and snapshots) of the batch, |.| the Euclidean norm of the 3-vector.
+S_i x Delta H_i is the error of the perpendicular field, the only part that drives the
+dynamics (|S_i x v| = |v - (v . S_i) S_i| for unit S_i); in DE it is ~1 % of |H_i|, hence its
+own weight. The predicted field is the autograd field -dE/dS_i of the network
+(llgsim.ml.network), so the loss needs second derivatives (create_graph).
+
+Training: Adam, a validation split by snapshot, learning rate reduced by ``lr_factor`` after
+``lr_patience`` epochs without improvement of the validation loss, early stopping after
+``patience`` such epochs, the best weights (validation loss) written to the model file. A
+checkpoint after every epoch makes an interrupted training resume where it stopped.
+J. Behler and M. Parrinello, PRL 98, 146401 (2007); REV25 (arXiv:2501.06171).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time as wallclock
+import tomllib
+from pathlib import Path
+from typing import Annotated, Callable, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError
+
+from ..config import _one_line, _Table
+from ..errors import InputError
+from .dataset import Snapshots, dataset_hash, read_dataset
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+#: Feature standard deviations are floored here: a feature (almost) constant on the training
+#: data must not be amplified on configurations where it varies.
+MIN_FEATURE_STD = 1e-3
+
+
+# ---------------------------------------------------------------------- config
+
+class TrainData(_Table):
+    paths: Annotated[list[str], Field(min_length=1)]
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    split_seed: NonNegativeInt = 0
+
+
+class DescriptorTable(_Table):
+    n_shells: PositiveInt
+    n_pair_shells: NonNegativeInt
+    eps: PositiveFloat = 0.1
+
+
+class NetworkTable(_Table):
+    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [64, 64]
+    activation: Literal["silu", "tanh"] = "silu"
+    seed: NonNegativeInt = 0
+    descriptor: DescriptorTable | None = None  # default: DescriptorSettings.default(kind)
+
+
+class LossTable(_Table):
+    w_field: NonNegativeFloat = 1.0
+    w_torque: NonNegativeFloat = 1.0
+    w_energy: NonNegativeFloat = 0.0
+
+
+class OptimizerTable(_Table):
+    lr: PositiveFloat = 1e-3
+    batch_snapshots: PositiveInt = 4
+    max_epochs: PositiveInt = 200
+    patience: PositiveInt = 20
+    lr_factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    lr_patience: PositiveInt = 6
+    min_lr: PositiveFloat = 1e-5
+    threads: PositiveInt = 1
+    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = "float32"  # working precision; files are float64
+
+
+class TrainOutput(_Table):
+    model: str
+    checkpoint: str
+
+
+class TrainConfig(_Table):
+    data: TrainData
+    network: NetworkTable = NetworkTable()
+    loss: LossTable = LossTable()
+    optimizer: OptimizerTable = OptimizerTable()
+    output: TrainOutput
+
+
+def parse_train_config(text: str) -> TrainConfig:
+    """Validate the TOML text of a training config; errors are one-line InputErrors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("config", "TOML text", f"valid TOML ({exc})") from None
+    try:
+        cfg = TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(exc, data) from None
+    if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
+        raise InputError("loss", "all weights 0", "at least one positive weight")
+    return cfg
+
+
+# ---------------------------------------------------------------------- data
+
+def load_snapshots(paths) -> tuple[Snapshots, str]:
+    """Concatenate the datasets at ``paths`` (same lattice and model); return them and the
+    training-data hash (sha256 of the datasets' hashes joined, in the given order)."""
+    parts = [read_dataset(p) for p in paths]
+    for p, s in zip(paths[1:], parts[1:]):
+        if s.model != parts[0].model:
+            raise InputError("data.paths", str(p), f"a dataset of the same model and lattice as "
+                             f"{paths[0]} ({parts[0].model})")
+    joined = Snapshots(*(np.concatenate([getattr(s, n) for s in parts])
+                         for n in ("spins", "energy", "field", "density")),
+                       {k: np.concatenate([s.records[k] for s in parts]) for k in parts[0].records},
+                       parts[0].model, parts[0].lattice)
+    hashes = [dataset_hash(p) for p in paths]
+    digest = hashes[0] if len(hashes) == 1 else hashlib.sha256(
+        "\n".join(hashes).encode()).hexdigest()
+    return joined, digest
+
+
+def split_snapshots(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) snapshot indices: a seeded permutation, round(fraction n) (at least
+    one) snapshots for validation, both sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(fraction * n)))
+    if n_val >= n:
+        raise InputError("data", f"{n} snapshots", "at least 2 snapshots to split off validation")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+# ---------------------------------------------------------------------- loss
+
+def field_errors(spins, field_pred, field_ref) -> dict:
+    """Squared-error sums of one snapshot (torch tensors (N, 3)): {"field": sum_i |dH_i|^2,
+    "torque": sum_i |S_i x dH_i|^2}, dH = field_pred - field_ref."""
+    import torch
+
+    diff = field_pred - field_ref
+    return {"field": (diff * diff).sum(),
+            "torque": torch.linalg.cross(spins, diff).pow(2).sum()}
+
+
+def snapshot_loss(model, spins, field_ref, energy_ref, weights: LossTable, create_graph: bool):
+    """(loss, parts) of one snapshot: the module-docstring loss with means over its N sites;
+    parts holds the float squared-error sums (field, torque) and the energy error per site."""
+    import torch
+
+    s = spins.detach().requires_grad_(True)
+    with torch.enable_grad():
+        energy = model.site_energies(s).sum()
+        (grad,) = torch.autograd.grad(energy, s, create_graph=create_graph)
+    n = len(spins)
+    err = field_errors(s.detach(), -grad, field_ref)
+    de = (energy - energy_ref) / n
+    loss = (weights.w_field * err["field"] + weights.w_torque * err["torque"]) / n \
+        + weights.w_energy * de * de
+    parts = {"field": float(err["field"]), "torque": float(err["torque"]),
+             "energy": float(de.detach())}
+    return loss, parts
+
+
+def _evaluate(model, data, idx, weights) -> dict:
+    """Validation figures over snapshots ``idx``: loss, field RMSE, perpendicular-field RMSE
+    (per-site vector norms) and energy RMSE per site."""
+    sums = {"loss": 0.0, "field": 0.0, "torque": 0.0, "energy": 0.0}
+    for k in idx:
+        loss, parts = snapshot_loss(model, data["spins"][k], data["field"][k],
+                                    data["energy"][k], weights, create_graph=False)
+        sums["loss"] += loss.item()
+        sums["field"] += parts["field"]
+        sums["torque"] += parts["torque"]
+        sums["energy"] += parts["energy"] ** 2
+    n_sites = data["spins"].shape[1]
+    m = len(idx)
+    return {"loss": sums["loss"] / m, "rmse_field": float(np.sqrt(sums["field"] / (m * n_sites))),
+            "rmse_perp": float(np.sqrt(sums["torque"] / (m * n_sites))),
+            "rmse_energy_per_site": float(np.sqrt(sums["energy"] / m))}
+
+
+# ---------------------------------------------------------------------- training
+
+def _feature_statistics(descriptor, spins, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored standard deviation (F,) of the descriptor over snapshots ``idx``."""
+    import torch
+
+    with torch.no_grad():
+        g = torch.cat([descriptor(spins[k]) for k in idx])
+    std = g.std(0).clamp_min(MIN_FEATURE_STD)
+    return g.mean(0).numpy(), std.numpy()
+
+
+def keep_training(epoch: int, best_epoch: int, patience: int, max_epochs: int) -> bool:
+    """Early-stopping rule: go on while fewer than ``max_epochs`` epochs are done and the best
+    validation loss is less than ``patience`` epochs old."""
+    return epoch < max_epochs and epoch - best_epoch < patience
+
+
+def _config_hash(cfg: TrainConfig, data_hash: str) -> str:
+    """What a checkpoint must match to be resumed: the config (less output paths and
+    max_epochs) and the training data."""
+    d = cfg.model_dump()
+    d.pop("output")
+    d["optimizer"].pop("max_epochs")
+    return hashlib.sha256((json.dumps(d, sort_keys=True) + data_hash).encode()).hexdigest()
+
+
+def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
+    """Train the model of the training config at ``config_path``; write the model file.
+
+    progress : called with one line per epoch (losses, validation RMSEs, learning rate, time).
+    Returns {"model", "content_hash", "metrics"}; metrics (also in the model file) hold the
+    validation figures of the best epoch, the split sizes, epochs and training seconds.
+    Resumes from ``output.checkpoint`` when it belongs to the same config and data.
+    """
+    import torch
+
+    from ..descriptors import Descriptor, DescriptorSettings
+    from ..lattice import Lattice
+    from .network import BehlerParrinello
+
+    cfg = parse_train_config(Path(config_path).read_text())
+    opt = cfg.optimizer
+    torch.set_num_threads(opt.threads)
+    snaps, data_hash = load_snapshots(cfg.data.paths)
+    train_idx, val_idx = split_snapshots(len(snaps), cfg.data.validation_fraction,
+                                         cfg.data.split_seed)
+    lat = snaps.lattice
+    lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
+    settings = (DescriptorSettings.default(lattice.kind) if cfg.network.descriptor is None
+                else DescriptorSettings(**cfg.network.descriptor.model_dump()))
+    descriptor = Descriptor(lattice, settings)
+    dtype = getattr(torch, opt.dtype)
+    data = {name: torch.from_numpy(getattr(snaps, name)).to(dtype)
+            for name in ("spins", "field", "energy")}
+    mean, std = _feature_statistics(descriptor, torch.from_numpy(snaps.spins), train_idx)
+    model = BehlerParrinello(descriptor, tuple(cfg.network.hidden), cfg.network.activation,
+                             mean, std, seed=cfg.network.seed).to(dtype)
+    with torch.no_grad():  # site-energy offset: the mean energy per site of the training data
+        model.mlp[-1].bias.fill_(float(snaps.energy[train_idx].mean() / lattice.n_sites))
+    optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=opt.lr_factor, patience=opt.lr_patience, min_lr=opt.min_lr)
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
+             "history": [], "seconds": 0.0}
+    ck_path = Path(cfg.output.checkpoint)
+    key = _config_hash(cfg, data_hash)
+    if ck_path.exists():
+        ck = torch.load(ck_path, weights_only=False)
+        if ck["key"] == key:
+            model.load_state_dict(ck["model"])
+            optimizer.load_state_dict(ck["optimizer"])
+            scheduler.load_state_dict(ck["scheduler"])
+            state = ck["state"]
+            progress(f"resumed from {ck_path} at epoch {state['epoch']}")
+        else:
+            progress(f"checkpoint {ck_path} belongs to another config or data: starting anew")
+    progress(f"{len(train_idx)} training / {len(val_idx)} validation snapshots of "
+             f"{lattice.kind} {lattice.Lx}x{lattice.Ly}, {descriptor.n_features} features, "
+             f"layout {model.layout}")
+    rng = np.random.default_rng((opt.seed, state["epoch"]))
+    while keep_training(state["epoch"], state["best_epoch"], opt.patience, opt.max_epochs):
+        t0 = wallclock.time()
+        model.train()
+        order = rng.permutation(train_idx)
+        train_loss = 0.0
+        for start in range(0, len(order), opt.batch_snapshots):
+            batch = order[start:start + opt.batch_snapshots]
+            optimizer.zero_grad()
+            for k in batch:
+                loss, _ = snapshot_loss(model, data["spins"][k], data["field"][k],
+                                        data["energy"][k], cfg.loss, create_graph=True)
+                (loss / len(batch)).backward()
+                train_loss += loss.item()
+            optimizer.step()
+        val = _evaluate(model, data, val_idx, cfg.loss)
+        scheduler.step(val["loss"])
+        state["epoch"] += 1
+        state["seconds"] += wallclock.time() - t0
+        lr = optimizer.param_groups[0]["lr"]
+        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss / len(order),
+                                 **{f"val_{k}": v for k, v in val.items()}, "lr": lr})
+        if val["loss"] < state["best_loss"]:
+            state.update(best_loss=val["loss"], best_epoch=state["epoch"], best_val=val,
+                         best_state={k: v.clone() for k, v in model.state_dict().items()})
+        progress(f"epoch {state['epoch']:4d}  train {train_loss / len(order):.3e}  "
+                 f"val {val['loss']:.3e}  rmse H {val['rmse_field']:.2e}  "
+                 f"H_perp {val['rmse_perp']:.2e}  E/N {val['rmse_energy_per_site']:.1e}  "
+                 f"lr {lr:.1e}  {wallclock.time() - t0:.1f} s")
+        ck_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "state": state}, ck_path)
+        rng = np.random.default_rng((opt.seed, state["epoch"]))
+    model.load_state_dict(state["best_state"])
+    model.to(torch.float64)
+    metrics = {"validation": state["best_val"], "best_epoch": state["best_epoch"],
+               "epochs": state["epoch"], "train_seconds": round(state["seconds"], 1),
+               "n_train": int(len(train_idx)), "n_validation": int(len(val_idx)),
+               "training_lattice": lat, "loss_weights": cfg.loss.model_dump()}
+    params = {k: v for k, v in snaps.model.items() if k != "lattice"}
+    out = Path(cfg.output.model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    content = model.save(out, params, data_hash, metrics)
+    progress(f"wrote {out} (best epoch {state['best_epoch']}: validation rmse H "
+             f"{state['best_val']['rmse_field']:.3e}, H_perp {state['best_val']['rmse_perp']:.3e})")
+    return {"model": str(out), "content_hash": content, "metrics": metrics}
