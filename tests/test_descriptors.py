@@ -196,7 +196,7 @@ def _outer_sites(d, site):
     """Sites seen from ``site`` that enter no neighbour-neighbour bond product (beyond the pair
     shells): they enter only the centre bond S_site . S_j and chiralities."""
     t = d.tables
-    inner = set(t.pairs[t.pairs[:, 0] != 0].ravel()) | {0}
+    inner = set(t.pairs[np.all(t.pairs != 0, axis=1)].ravel()) | {0}
     return d.neighbours[site][[k for k in range(len(t.offsets)) if k not in inner]]
 
 
