@@ -11,7 +11,7 @@ import torch
 
 from llgsim import InputError, Lattice
 from llgsim.descriptors import (Descriptor, DescriptorSettings, build_tables,
-                                irreducible_representations)
+                                irreducible_representations, symmetry_adapted_basis)
 from llgsim.states import ferromagnetic, random_spins, spiral_120, tetrahedral
 from llgsim.testing import random_rotation
 
@@ -60,6 +60,28 @@ def test_irreps_are_orthogonal_representations(kind):
                 np.testing.assert_allclose(gamma[g] @ gamma[h], gamma[mult[g, h]], atol=1e-13)
     chars = np.array([np.trace(gamma, axis1=1, axis2=2) for _, gamma in irreps])
     np.testing.assert_allclose(chars @ chars.T / len(group), np.eye(len(irreps)), atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_symmetry_adapted_basis_of_the_regular_representation(kind):
+    """Regular representation D(g) e_h = e_{gh}: every irrep r appears d_r times, and the
+    components f = B q of any vector transform as f -> Gamma_r(g) f when q -> D(g) q, with the
+    same matrices Gamma_r(g) for every copy (what makes the phases invariant)."""
+    group = Lattice.from_kind(kind, 1).point_group
+    mult = _product_table(group)
+    n = len(group)
+    regular = np.zeros((n, n, n))
+    for g in range(n):
+        regular[g, mult[g], np.arange(n)] = 1.0
+    irreps = irreducible_representations(kind)
+    blocks = symmetry_adapted_basis(regular, irreps)
+    for r, (_, gamma) in enumerate(irreps):
+        assert sum(1 for b, _ in blocks if b == r) == gamma.shape[1]
+    q = np.random.default_rng(0).standard_normal(n)
+    for g in range(n):
+        for r, basis in blocks:
+            np.testing.assert_allclose(basis @ regular[g] @ q, irreps[r][1][g] @ (basis @ q),
+                                       atol=1e-13)
 
 
 @pytest.mark.parametrize("kind", KINDS)
