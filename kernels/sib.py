@@ -18,8 +18,9 @@ Writing the equation as (1 + [w]x) s' = r with r = s + s x w gives the closed fo
 
 The same w gives the explicit increment of the Heun scheme, dt dS/dt = 2 s x w (+ noise).
 
-The per-site functions take and return vector components as scalars, so the same functions serve
-the CPU launchers below (numba, ``prange`` over sites) and a GPU kernel (one thread per site).
+The per-site functions take and return vector components as scalars and touch no arrays, so the
+launchers below (numba, ``prange`` over sites) and a GPU kernel (one thread per site, not yet
+written) can share them.
 Arrays are (N, 3), C-contiguous; spins in float64 or float32 (arithmetic in the promoted type).
 ``llgsim.dynamics`` holds the numpy reference of the same math and selects the backend.
 """
