@@ -221,6 +221,8 @@ def test_converges_to_ed_in_order_and_colors(make):
     for table in (by_order, by_colors):
         field_errors = [row[1] for row in table]
         assert all(b < a for a, b in zip(field_errors, field_errors[1:])), table
+    energy_errors = [row[0] for row in by_order]
+    assert all(b < a for a, b in zip(energy_errors, energy_errors[1:])), by_order
     # M = 800 with full probing: the Jackson-kernel truncation error (measured 3e-3 / 3e-4 field
     # RMS on square DE / triangular, falling ~M^-1.5 to M^-2), well below the M = 100 error
     energy_err, field_err, density_err = by_order[-1]

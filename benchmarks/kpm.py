@@ -1,0 +1,227 @@
+"""KPM provider benchmarks (llgsim.fields.KPM, gradient-based colored probing).
+
+    python benchmarks/kpm.py                 # all parts
+    python benchmarks/kpm.py --parts a d     # some parts
+    python benchmarks/kpm.py --threads 1     # numba threads (default: numba's default)
+
+(a) accuracy vs exact diagonalization: field RMSE (full and perpendicular to S_i), energy error
+    per site and seconds per call vs order M and color grid c, square double exchange (t = 1,
+    J = 6, f = 0.485, kT = 0, random spins) on 12x12, 24x24 and 30x30, and the external ZC21
+    snapshot quench_c20000 (physics.md 6b);
+(b) seconds per field evaluation for N = 10^3 ... 10^6 at fixed M and c, with the fitted exponent;
+(c) crossover size where KPM beats ED at equal field error (ED measured here; anchors.md beside);
+(d) effective memory bandwidth of the Chebyshev block mat-vec out of cache, against a STREAM-like
+    parallel copy measured in the same run.
+
+Timings: the fastest of the timed calls, wall and CPU seconds (CPU sums this process's threads;
+on a shared machine the gap shows time spent waiting for a core). The peer to beat is the C++
+FastKPM engine of anchors.md (single precision, 1 thread): 8.6 s at 30x30, M = 1000, 10x10 colors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from llgsim.fields import KPM, ExactDiagonalization
+from llgsim.fields import kpm as K
+from llgsim.kernels import kpm as kernels
+from llgsim.lattice import Lattice
+from llgsim.model import KondoModel
+from llgsim.states import random_spins
+
+SNAPSHOT = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "zc21_de30"
+PEER_SECONDS = 8.6  # anchors.md: FastKPM, 30x30, M = 1000, 10x10 colors, 1 thread
+
+
+def de_model(L: int) -> KondoModel:
+    return KondoModel(Lattice.square(L), J=6.0, filling=0.485, kT=0.0)
+
+
+def timed(fn, repeats: int):
+    """(result, wall s, CPU s) of the fastest of ``repeats`` calls."""
+    best = None
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        t = (time.perf_counter() - wall, time.process_time() - cpu)
+        if best is None or t[0] < best[0]:
+            best = t
+    return out, best[0], best[1]
+
+
+def field_errors(field, reference, spins):
+    """(RMS |dH|, RMS |dH perpendicular to S|) per site."""
+    d = field - reference
+    perp = d - np.sum(d * spins, axis=1, keepdims=True) * spins
+    return (float(np.sqrt(np.mean(np.sum(d ** 2, axis=1)))),
+            float(np.sqrt(np.mean(np.sum(perp ** 2, axis=1)))))
+
+
+def load_snapshot(name: str):
+    """Spins (N, 3) and labelled field (N, 3) of a 30x30 ZC21 snapshot, in site order."""
+    data = np.loadtxt(SNAPSHOT / f"{name}.dat")
+    order = np.argsort(data[:, 0] + 30 * data[:, 1])
+    spins = data[order, 3:6]
+    return spins / np.linalg.norm(spins, axis=1, keepdims=True), data[order, 6:9]
+
+
+# ---------------------------------------------------------------------- (a)
+def accuracy_table(L: int, settings, spins=None, label="random spins") -> None:
+    model = de_model(L)
+    spins = random_spins(model.lattice, 1) if spins is None else spins
+    ed, ed_wall, _ = timed(lambda: ExactDiagonalization(model).solve(spins), 1)
+    print(f"\n(a) {L}x{L} DE, {label}; ED {ed_wall:.2f} s; RMS |H_perp| (ED) = "
+          f"{field_errors(ed.field, 0 * ed.field, spins)[1]:.4f}")
+    print("| M | c | probe columns | field RMSE | perp RMSE | |dE|/N | s per call (wall) | CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for order, colors in settings:
+        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider.solve(spins)  # warm-up (compilation, caches)
+        sol, wall, cpu = timed(lambda: provider.solve(spins), 2)
+        full, perp = field_errors(sol.field, ed.field, spins)
+        print(f"| {order} | {colors} | {provider.n_columns} | {full:.2e} | {perp:.2e} | "
+              f"{abs(sol.energy - ed.energy) / model.n_sites:.1e} | {wall:.3g} | {cpu:.3g} |",
+              flush=True)
+
+
+def part_a() -> None:
+    accuracy_table(12, [(250, 6), (500, 6), (1000, 6), (2000, 6), (1000, 2), (1000, 4),
+                        (1000, 12)])
+    accuracy_table(24, [(500, 6), (1000, 6), (2000, 6), (1000, 12)])
+    accuracy_table(30, [(250, 10), (500, 10), (1000, 10), (2000, 10), (1000, 2), (1000, 5),
+                        (1000, 15)])
+    if SNAPSHOT.exists():
+        spins, label = load_snapshot("quench_c20000")
+        accuracy_table(30, [(500, 10), (1000, 10), (2000, 10)], spins,
+                       "ZC21 snapshot quench_c20000 (errors vs our ED)")
+        sol = KPM(de_model(30), order=2000, colors=10, seed=1).solve(spins)
+        print(f"# quench_c20000, M = 2000, c = 10 vs the authors' stored labels: field RMSE "
+              f"{field_errors(sol.field, label, spins)[0]:.2e}")
+
+
+# ---------------------------------------------------------------------- (b)
+def part_b(order: int = 100, colors: int = 2) -> None:
+    print(f"\n(b) seconds per field evaluation vs N, square DE, random spins, M = {order}, "
+          f"c = {colors} ({2 * colors ** 2} probe columns), single precision")
+    print("| L | N | s per call (wall) | CPU s | ns per site per order |")
+    print("|---|---|---|---|---|")
+    sizes, walls = [], []
+    for L in (32, 100, 316, 1000):
+        model = de_model(L)
+        provider = KPM(model, order=order, colors=colors, seed=1)
+        spins = random_spins(model.lattice, 1)
+        if L < 1000:
+            provider.solve(spins)
+        _, wall, cpu = timed(lambda: provider.solve(spins), 3 if L < 316 else 1)
+        sizes.append(model.n_sites)
+        walls.append(wall)
+        print(f"| {L} | {model.n_sites} | {wall:.3g} | {cpu:.3g} | "
+              f"{wall / (model.n_sites * order) * 1e9:.0f} |", flush=True)
+    p = np.polyfit(np.log(sizes), np.log(walls), 1)[0]
+    print(f"# fitted wall-time cost ~ N^{p:.2f} over N = {sizes[0]} ... {sizes[-1]}")
+
+
+# ---------------------------------------------------------------------- (c)
+def part_c() -> None:
+    print("\n(c) crossover KPM vs ED at equal field error (square DE, random spins, kT = 0)")
+    ed_n, ed_t = [], []
+    for L in (16, 24, 30):
+        model = de_model(L)
+        spins = random_spins(model.lattice, 1)
+        provider = ExactDiagonalization(model)
+        provider.solve(spins)
+        _, wall, _ = timed(lambda: provider.solve(spins), 2)
+        ed_n.append(L * L)
+        ed_t.append(wall)
+    p_ed, c_ed = np.polyfit(np.log(ed_n), np.log(ed_t), 1)
+    print(f"# ED here: {', '.join(f'{n}: {t:.3g} s' for n, t in zip(ed_n, ed_t))}; fit ~ N^{p_ed:.2f}")
+    model = de_model(30)
+    spins = random_spins(model.lattice, 1)
+    ed = ExactDiagonalization(model).solve(spins)
+    print("| M | c | field RMSE at 30x30 | KPM s at 30x30 | crossover N (ED here) | "
+          "crossover N (anchors: ED ~ 1.35 s (N/900)^3.1) |")
+    print("|---|---|---|---|---|---|")
+    for order, colors in ((250, 5), (500, 6), (1000, 10), (2000, 10)):
+        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider.solve(spins)
+        sol, wall, _ = timed(lambda: provider.solve(spins), 2)
+        # KPM ~ wall * N / 900 (linear, part b); ED ~ exp(c_ed) N^p_ed
+        n_here = (wall / 900 / np.exp(c_ed)) ** (1 / (p_ed - 1))
+        n_anchor = 900 * (wall / 1.35) ** (1 / 2.1)
+        print(f"| {order} | {colors} | {field_errors(sol.field, ed.field, spins)[0]:.2e} | "
+              f"{wall:.3g} | {n_here:.0f} (L ~ {np.sqrt(n_here):.0f}) | "
+              f"{n_anchor:.0f} (L ~ {np.sqrt(n_anchor):.0f}) |", flush=True)
+
+
+# ---------------------------------------------------------------------- (d)
+@njit(parallel=True, cache=True)
+def _stream_copy(src, dst):
+    for i in prange(src.shape[0]):
+        dst[i] = src[i]
+
+
+def part_d(L: int = 300, colors: int = 4) -> None:
+    model = de_model(L)
+    spins = random_spins(model.lattice, 1)
+    onsite, hops = K.scaled_blocks(model, spins, 0.0, 10.1, np.float32)
+    neighbours = model.neighbours.astype(np.int32)
+    S = 2 * colors ** 2
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2 * model.n_sites, 2, S)).astype(np.float32)
+    out = rng.standard_normal(x.shape).astype(np.float32)
+    two = np.float32(2)
+    kernels.chebyshev_step(x, out, two, onsite, neighbours, hops)
+    reps = 20
+    _, wall, _ = timed(lambda: [kernels.chebyshev_step(x, out, two, onsite, neighbours, hops)
+                                for _ in range(reps)], 3)
+    # x read once (neighbour rows reused from cache), out read and written; tables are small
+    moved = 3 * x.nbytes + onsite.nbytes + neighbours.nbytes
+    matvec_bw = moved * reps / wall / 1e9
+    src = rng.standard_normal(8 * x.size // 2).astype(np.float32)  # 4x the block, out of cache
+    dst = np.empty_like(src)
+    _stream_copy(src, dst)
+    _, copy_wall, _ = timed(lambda: [_stream_copy(src, dst) for _ in range(5)], 3)
+    copy_bw = 2 * src.nbytes * 5 / copy_wall / 1e9
+    print(f"\n(d) Chebyshev block mat-vec out of cache: {L}x{L}, {S} columns float32, block "
+          f"{x.nbytes / 1e6:.0f} MB: {wall / reps * 1e3:.2f} ms per step, "
+          f"{matvec_bw:.1f} GB/s effective (3 block transfers per step)")
+    print(f"#   STREAM-like parallel copy of {src.nbytes / 1e6:.0f} MB: {copy_bw:.1f} GB/s; "
+          f"mat-vec reaches {100 * matvec_bw / copy_bw:.0f} % of it")
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as f:
+        name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                    platform.processor())
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    return (f"{name}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
+            f"load average {load} at start; numba {numba.__version__}, numpy {np.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=list("abcd"), choices=list("abcd"))
+    parser.add_argument("--threads", type=int, default=None, help="numba threads")
+    args = parser.parse_args()
+    if args.threads:
+        numba.set_num_threads(args.threads)
+    print(f"# KPM benchmarks, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+    print(f"# {machine()}")
+    print(f"# peer (anchors.md): FastKPM C++ single precision, 1 thread, 30x30, M = 1000, "
+          f"c = 10 (200 columns): {PEER_SECONDS} s per evaluation")
+    for part in args.parts:
+        {"a": part_a, "b": part_b, "c": part_c, "d": part_d}[part]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""LLG relaxation driven by KPM vs exact diagonalization: nearest-neighbour spin correlation
+<S_i . S_j>_nn(t) and energy per site, square double exchange 30x30 (t = 1, J = 6, f = 0.485,
+kT_e = 0), the same random start, T = 0, alpha = 0.5, dt = 0.01, SIB integrator
+(llgsim.dynamics.sib_step). Both trajectories advance step by step in one loop and every step is
+written to the CSV at once, so a run cut short (--steps, --max-minutes) keeps what it computed.
+
+    python benchmarks/kpm_dynamics.py --steps 500                # ~25+ min of ED on an idle machine
+    python benchmarks/kpm_dynamics.py --steps 100 --max-minutes 30
+
+Writes docs/kpm_vs_ed.csv and docs/kpm_vs_ed.png (paths via --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import time
+
+import numpy as np
+
+from llgsim.dynamics import sib_step
+from llgsim.fields import KPM, ExactDiagonalization
+from llgsim.lattice import Lattice
+from llgsim.model import KondoModel
+from llgsim.states import random_spins
+
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
+
+
+def nn_correlation(spins: np.ndarray, model: KondoModel) -> float:
+    """<S_i . S_j> averaged over the nearest-neighbour bonds (shell 1, each bond counted twice)."""
+    z1 = len(model.lattice.neighbour_shells(1)[0].offsets)
+    nb = model.neighbours[:, :z1]
+    return float(np.mean(np.sum(spins[:, None, :] * spins[nb], axis=2)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop (and still plot) once this much wall time has passed")
+    parser.add_argument("--L", type=int, default=30)
+    parser.add_argument("--order", type=int, default=1000)
+    parser.add_argument("--colors", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1, help="random start and KPM probes")
+    parser.add_argument("--out", type=pathlib.Path, default=DOCS / "kpm_vs_ed")
+    args = parser.parse_args()
+
+    model = KondoModel(Lattice.square(args.L), J=6.0, filling=0.485, kT=0.0)
+    providers = {"ed": ExactDiagonalization(model),
+                 "kpm": KPM(model, order=args.order, colors=args.colors, seed=args.seed)}
+    start = random_spins(model.lattice, args.seed)
+    spins = {name: start.copy() for name in providers}
+    dt, alpha = 0.01, 0.5
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                   platform.processor())
+    header = (f"# {args.L}x{args.L} DE J=6 f=0.485 kT_e=0; T=0 alpha={alpha} dt={dt} SIB; "
+              f"KPM M={args.order} c={args.colors} seed={args.seed}; {cpu}, {os.cpu_count()} cores; "
+              f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+    print(header, flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    csv = args.out.with_suffix(".csv")
+    began = time.perf_counter()
+    seconds = {name: 0.0 for name in providers}
+    with open(csv, "w") as out:
+        out.write(header + "\nstep,time,nn_ed,nn_kpm,energy_ed,energy_kpm\n")
+        for step in range(args.steps + 1):
+            energies, advanced = {}, {}
+            for name, provider in providers.items():
+                t0 = time.perf_counter()
+                if step < args.steps:
+                    result = sib_step(spins[name], provider, dt, alpha, 0.0, None)
+                    energies[name], advanced[name] = result.energy, result.spins
+                else:  # the last row: energy of the configuration reached
+                    energies[name] = provider.energy_and_field(spins[name])[0]
+                seconds[name] += time.perf_counter() - t0
+            row = (f"{step},{step * dt:.4f},{nn_correlation(spins['ed'], model):.6f},"
+                   f"{nn_correlation(spins['kpm'], model):.6f},"
+                   f"{energies['ed'] / model.n_sites:.6f},{energies['kpm'] / model.n_sites:.6f}")
+            out.write(row + "\n")
+            out.flush()
+            spins.update(advanced)
+            if step % 10 == 0:
+                print(row, f"  ED {seconds['ed']:.0f} s, KPM {seconds['kpm']:.0f} s", flush=True)
+            if args.max_minutes and time.perf_counter() - began > 60 * args.max_minutes:
+                print(f"# stopped after {step} steps (--max-minutes {args.max_minutes})")
+                break
+    plot(csv, args.out.with_suffix(".png"), header)
+
+
+def plot(csv: pathlib.Path, png: pathlib.Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = np.genfromtxt(csv, delimiter=",", skip_header=2)
+    data = np.atleast_2d(data)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    for ax, (col_ed, col_kpm, label) in zip(axes, ((2, 3, r"$\langle S_i\cdot S_j\rangle_{nn}$"),
+                                                   (4, 5, "energy per site"))):
+        ax.plot(data[:, 1], data[:, col_ed], "k-", label="ED")
+        ax.plot(data[:, 1], data[:, col_kpm], "r--", label="KPM")
+        ax.set_xlabel(r"time ($\hbar/t$)")
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.suptitle(title.lstrip("# ").split(";")[0] + f", {len(data) - 1} steps", fontsize=9)
+    fig.savefig(png, dpi=120)
+    print(f"# wrote {csv} and {png}")
+
+
+if __name__ == "__main__":
+    main()
