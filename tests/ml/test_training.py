@@ -10,8 +10,9 @@ from llgsim.errors import InputError
 from llgsim.ml.dataset import dataset_hash, generate_dataset
 from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
-from llgsim.ml.training import (LossTable, keep_training, parse_train_config, snapshot_loss,
-                                split_snapshots, train_model)
+from llgsim.ml.training import (LossTable, energy_and_field_from_features,
+                                environment_jacobian, keep_training, parse_train_config,
+                                snapshot_loss, split_snapshots, train_model)
 from llgsim.states import random_spins
 
 TOL_EXACT = 1e-12  # same float64 arithmetic in torch and numpy, different summation order
@@ -75,16 +76,33 @@ def write_train_config(tmp_path, dataset, epochs):
     return path
 
 
+def test_jacobian_field_equals_the_autograd_field():
+    lat = Lattice.triangular(8)
+    descriptor = Descriptor(lat)
+    model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
+    spins = torch.from_numpy(random_spins(lat, 4))
+    features, jacobian = environment_jacobian(descriptor, spins)
+    energy, field = energy_and_field_from_features(
+        model, features, jacobian, torch.as_tensor(descriptor.neighbours), create_graph=False)
+    energy_ref, field_ref = model.energy_and_field(spins)
+    assert abs(float(energy) - float(energy_ref)) < TOL_EXACT * abs(float(energy_ref))
+    np.testing.assert_allclose(field.numpy(), field_ref.numpy(), atol=TOL_EXACT)
+
+
 def test_loss_matches_a_numpy_computation():
     lat = Lattice.square(6)
-    model = BehlerParrinello(Descriptor(lat), hidden=(8,), seed=3)
+    descriptor = Descriptor(lat)
+    model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
     rng = np.random.default_rng(0)
     spins = random_spins(lat, 2)
     field_ref = rng.normal(size=(36, 3))
     energy_ref = -200.0
     w = LossTable(w_field=0.7, w_torque=2.0, w_energy=0.3)
-    loss, parts = snapshot_loss(model, torch.from_numpy(spins), torch.from_numpy(field_ref),
-                                torch.tensor(energy_ref, dtype=torch.float64), w, False)
+    features, jacobian = environment_jacobian(descriptor, torch.from_numpy(spins))
+    snapshot = {"features": features, "jacobian": jacobian, "spins": torch.from_numpy(spins),
+                "field": torch.from_numpy(field_ref),
+                "energy": torch.tensor(energy_ref, dtype=torch.float64)}
+    loss, parts = snapshot_loss(model, snapshot, torch.as_tensor(descriptor.neighbours), w, False)
     energy, field = model.energy_and_field(torch.from_numpy(spins))
     diff = field.numpy() - field_ref
     torque = np.cross(spins, diff)
@@ -116,7 +134,8 @@ def test_train_writes_model_and_resumes(tmp_path, dataset):
     assert first["metrics"]["epochs"] == 2 and first["metrics"]["n_validation"] == 2
     lines.clear()
     second = train_model(write_train_config(tmp_path, dataset, 4), progress=lines.append)
-    assert lines[0].startswith("resumed") and "epoch 2" in lines[0]
+    resumed = [line for line in lines if line.startswith("resumed")]
+    assert len(resumed) == 1 and "epoch 2" in resumed[0]
     assert second["metrics"]["epochs"] == 4
     meta = read_metadata(second["model"])
     assert meta["training_data_hash"] == dataset_hash(dataset)
