@@ -169,7 +169,12 @@ def _stream_copy(src, dst):
         dst[i] = src[i]
 
 
-def part_d(L: int = 300, colors: int = 4) -> None:
+def part_d() -> None:
+    for L, colors in ((300, 4), (100, 10)):
+        bandwidth(L, colors)
+
+
+def bandwidth(L: int, colors: int) -> None:
     model = de_model(L)
     spins = random_spins(model.lattice, 1)
     onsite, hops = K.scaled_blocks(model, spins, 0.0, 10.1, np.float32)
