@@ -110,7 +110,7 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
         try:
             traj = Trajectory(file)
             prov = traj.provenance
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, RuntimeError) as exc:
             raise InputError("file", str(file), f"a readable llgsim run file ({exc})") from None
     with traj:
         lat = prov["lattice"]

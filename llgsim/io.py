@@ -84,6 +84,9 @@ class TrajectoryWriter:
     def __init__(self, file: h5py.File):
         self._file = file
         self._file.swmr_mode = True
+        # dataset handles of every series, (value, time, step) in the order _append writes them
+        self._series = {name: tuple(file[f"{name}/{d}"] for d in ("value", "time", "step"))
+                        for name in _series_groups(file)}
 
     @classmethod
     def create(cls, path, *, n_sites: int, positions: np.ndarray, box: np.ndarray,
@@ -136,12 +139,12 @@ class TrajectoryWriter:
 
     def write_frame(self, step: int, time: float, spins: np.ndarray) -> None:
         """Append one (N, 3) frame."""
-        _append(self._file[SPINS], step, time, spins)
+        _append(self._series[SPINS], step, time, spins)
 
     def write_observables(self, step: int, time: float, values: dict) -> None:
         """Append one entry to each named observable series."""
         for name, value in values.items():
-            _append(self._file[f"{OBSERVABLES}/{name}"], step, time, value)
+            _append(self._series[f"{OBSERVABLES}/{name}"], step, time, value)
 
     def write_checkpoint(self, ck: Checkpoint) -> None:
         """Store ``ck`` in the free slot, then switch the slot record (module docstring)."""
@@ -170,10 +173,10 @@ def _create_series(group, value_shape, dtype, chunks, filters) -> None:
                          dtype=dtype, chunks=chunks, **filters)
 
 
-def _append(group, step, time, value) -> None:
-    n = group["value"].shape[0]
-    for name, item in (("value", value), ("time", time), ("step", step)):
-        ds = group[name]
+def _append(datasets, step, time, value) -> None:
+    """Append one entry to the (value, time, step) datasets of a series."""
+    n = datasets[0].shape[0]
+    for ds, item in zip(datasets, (value, time, step)):
         ds.resize(n + 1, axis=0)
         ds[n] = item
 
@@ -356,6 +359,6 @@ def read_frame(path, index: int, key: str = "file") -> np.ndarray:
             return np.asarray(traj.frame(index)[2])
     except InputError:
         raise
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py raises all of these
         raise InputError(f"{key}.path", str(path),
                          f"a readable llgsim trajectory ({type(exc).__name__}: {exc})") from None
