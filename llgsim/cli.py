@@ -121,6 +121,8 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
         typer.echo(f"seed:        {prov['seed']}   llgsim {prov['llgsim_version']}"
                    + (f"   model hash {prov['model_hash']}" if "model_hash" in prov else ""))
         ck = traj.checkpoint()
+        target = prov["overrides"].get("dynamics.steps", _total_steps(traj.config_text))
+        typer.echo(f"run length:  {target} steps (as created; --resume --steps may extend it)")
         typer.echo("checkpoint:  " + (f"step {ck.step}, time {ck.time:g}" if ck else "none"))
         n = traj.n_frames
         if n:
@@ -133,6 +135,15 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
             steps, _, values = traj.observable(name)
             last = f"{values[-1].tolist()} at step {steps[-1]}" if len(steps) else "-"
             typer.echo(f"  {name:<24} {len(steps):>8}  {last}")
+
+
+def _total_steps(config_text: str):
+    from .config import parse_config
+
+    try:
+        return parse_config(config_text).dynamics.total_steps
+    except InputError:  # e.g. a model file named by the config has moved since
+        return "?"
 
 
 @app.command()

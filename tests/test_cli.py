@@ -95,6 +95,7 @@ def test_quickstart_run_then_info(tmp_path):
     lines = result.stdout.splitlines()
     assert "lattice:     square 10x10 (100 sites)" in lines
     assert "checkpoint:  step 10, time 0.1" in lines
+    assert "run length:  10 steps (as created; --resume --steps may extend it)" in lines
     assert "frames:      1 (steps 0 .. 0, float32)" in lines
     for name in ("energy", "magnetization", "staggered_magnetization"):
         assert any(line.split()[:2] == [name, "2"] and "at step 10" in line for line in lines)
