@@ -25,7 +25,12 @@ Sources (a TOML data config, :class:`DataConfig`; docs/training.md):
   The noise of step n comes from the seed sequence (seed, n): a quench resumes exactly from its
   last stored snapshot;
 * ``[[frames]]``: frames ``start:stop:stride`` of an llgsim trajectory file (e.g. of an
-  ML-driven run, for active learning), labelled by ED.
+  ML-driven run, for active learning), labelled by ED;
+* ``[[perturbed]]``: ``count`` ordered states (llgsim.states, randomly rotated) with up to
+  ``droplets`` discs of a second ordered state (rotated, random sign) cut in, then Gaussian
+  noise of a random width in ``noise`` on every spin: stand-ins for the late stages of a quench
+  (ordered domains, ferromagnetic clusters in an antiferromagnet), which the dynamics reaches
+  only after times too long to run with ED.
 
 Resumable: snapshots are appended one by one; a snapshot counts once its ``source/key`` is
 written (last, after its arrays), and a rerun skips every key already present, so finished
@@ -88,6 +93,21 @@ class FrameSource(_Table):
     stride: PositiveInt = 1
 
 
+class PerturbedSource(_Table):
+    """Ordered ``state`` + droplets of ``droplet_state`` + noise; snapshot k from the seed
+    sequence (seed, k). noise: [min, max] width of the Gaussian added to each spin component
+    before normalising; droplets: at most this many discs, radius in [min, max] (lattice
+    constants)."""
+
+    state: str
+    droplet_state: str = "ferromagnetic"
+    seed: NonNegativeInt
+    count: PositiveInt
+    noise: Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)] = [0.0, 0.5]
+    droplets: NonNegativeInt = 0
+    radius: Annotated[list[PositiveFloat], Field(min_length=2, max_length=2)] = [1.5, 4.0]
+
+
 class DataOutput(_Table):
     path: str
 
@@ -99,6 +119,7 @@ class DataConfig(_Table):
     random: list[RandomSource] = []
     quench: list[QuenchSource] = []
     frames: list[FrameSource] = []
+    perturbed: list[PerturbedSource] = []
 
 
 def parse_data_config(text: str) -> DataConfig:
@@ -114,8 +135,16 @@ def parse_data_config(text: str) -> DataConfig:
     if (cfg.model.filling is None) == (cfg.model.mu is None):
         raise InputError("model.filling/mu", f"filling={cfg.model.filling}, mu={cfg.model.mu}",
                          "exactly one of filling and mu")
-    if not (cfg.random or cfg.quench or cfg.frames):
-        raise InputError("sources", [], "at least one [[random]], [[quench]] or [[frames]] table")
+    if not (cfg.random or cfg.quench or cfg.frames or cfg.perturbed):
+        raise InputError("sources", [], "at least one [[random]], [[quench]], [[frames]] or "
+                         "[[perturbed]] table")
+    from ..states import ORDERED_STATES
+
+    for k, src in enumerate(cfg.perturbed):
+        for name in ("state", "droplet_state"):
+            if getattr(src, name) not in ORDERED_STATES:
+                raise InputError(f"perturbed[{k}].{name}", getattr(src, name),
+                                 f"one of {sorted(ORDERED_STATES)}")
     return cfg
 
 
@@ -162,6 +191,28 @@ def random_record_spins(lattice, seed: int, index: int) -> np.ndarray:
     from ..states import random_spins
 
     return random_spins(lattice, np.random.default_rng((seed, index)))
+
+
+def perturbed_spins(lattice, src: PerturbedSource, index: int) -> np.ndarray:
+    """Snapshot ``index`` of a [[perturbed]] source (see PerturbedSource), (N, 3) float64."""
+    from scipy.spatial.transform import Rotation
+
+    from ..states import ordered_state
+
+    rng = np.random.default_rng((src.seed, index))
+    spins = ordered_state(src.state, lattice) @ Rotation.random(random_state=rng).as_matrix().T
+    pos = lattice.positions()
+    box = lattice.vectors * np.array([[lattice.Lx], [lattice.Ly]])
+    for _ in range(int(rng.integers(0, src.droplets + 1))):
+        centre = pos[rng.integers(lattice.n_sites)]
+        d = (pos - centre) @ np.linalg.inv(box)
+        d = (d - np.round(d)) @ box  # minimum-image displacement
+        inside = np.linalg.norm(d, axis=1) <= rng.uniform(*src.radius)
+        droplet = ordered_state(src.droplet_state, lattice) @ Rotation.random(
+            random_state=rng).as_matrix().T
+        spins[inside] = rng.choice([-1.0, 1.0]) * droplet[inside]
+    spins = spins + rng.uniform(*src.noise) * rng.standard_normal(spins.shape)
+    return np.ascontiguousarray(spins / np.linalg.norm(spins, axis=1, keepdims=True))
 
 
 def step_normals(seed: int, step: int, n_sites: int) -> np.ndarray:
@@ -287,7 +338,7 @@ def read_dataset(path) -> Snapshots:
 
 def _planned(cfg: DataConfig) -> int:
     """Number of snapshots the config describes (frames counted when their file is read)."""
-    n = sum(s.count for s in cfg.random)
+    n = sum(s.count for s in cfg.random) + sum(s.count for s in cfg.perturbed)
     n += sum(-(-q.steps // q.interval) for q in cfg.quench)
     for fr in cfg.frames:
         n += len(range(*slice(fr.start, fr.stop, fr.stride).indices(_n_frames(fr.path))))
@@ -324,6 +375,16 @@ def _random_jobs(cfg, lattice, done) -> Iterator[tuple]:
             rec = Record("random", seed=src.seed, step=k)
             if rec.key not in done:
                 yield rec, rec.key, random_record_spins(lattice, src.seed, k)
+
+
+def _perturbed_jobs(cfg, lattice, done) -> Iterator[tuple]:
+    for src in cfg.perturbed:
+        for k in range(src.count):
+            rec = Record("perturbed", seed=src.seed, step=k)
+            key = (f"perturbed {src.state}+{src.droplet_state} seed={src.seed} step={k} "
+                   f"noise={src.noise} droplets={src.droplets} radius={src.radius}")
+            if key not in done:
+                yield rec, key, perturbed_spins(lattice, src, k)
 
 
 def _frame_jobs(cfg, done) -> Iterator[tuple]:
@@ -366,7 +427,8 @@ def generate_dataset(config_path, progress: Callable[[str], None] = print) -> di
                  f"{solution.energy / model.n_sites:.5f}, {seconds:.1f} s")
 
     try:
-        for rec, key, spins in [*_random_jobs(cfg, lattice, writer.keys)]:
+        for rec, key, spins in [*_random_jobs(cfg, lattice, writer.keys),
+                                *_perturbed_jobs(cfg, lattice, writer.keys)]:
             t = wallclock.time()
             store(rec, key, spins, ed.solve(spins), wallclock.time() - t)
         for src in cfg.quench:

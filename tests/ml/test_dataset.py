@@ -154,3 +154,21 @@ def test_other_model_refuses_to_append(tmp_path):
     (tmp_path / "b.toml").write_text(other)
     with pytest.raises(InputError, match="model"):
         generate_dataset(tmp_path / "b.toml", progress=lambda line: None)
+
+
+def test_perturbed_states_are_rotated_ordered_states_with_droplets():
+    from llgsim.analysis.observables import chirality
+    from llgsim.ml.dataset import PerturbedSource, perturbed_spins
+
+    tri = Lattice.triangular(12)
+    clean = PerturbedSource(state="tetrahedral", seed=1, count=1, noise=[0.0, 0.0])
+    chi = chirality(perturbed_spins(tri, clean, 0), tri.triangles())
+    np.testing.assert_allclose(np.abs(chi), 4 / (3 * np.sqrt(3)), atol=TOL_EXACT)
+    square = Lattice.square(12)
+    src = PerturbedSource(state="neel", droplet_state="ferromagnetic", seed=2, count=1,
+                          noise=[0.0, 0.0], droplets=3, radius=[2.0, 3.0])
+    s = perturbed_spins(square, src, 0).reshape(12, 12, 3)
+    bonds = np.concatenate([np.sum(s * np.roll(s, 1, a), -1).ravel() for a in (0, 1)])
+    assert np.isclose(bonds, -1.0).mean() > 0.5  # Neel background
+    assert np.isclose(bonds, 1.0).sum() > 0  # ferromagnetic droplets
+    np.testing.assert_array_equal(perturbed_spins(square, src, 0), s.reshape(-1, 3))
