@@ -226,7 +226,8 @@ def _one_line(exc: ValidationError, data: dict) -> InputError:
     if kind == "missing":
         return InputError(name, MISSING, "a value: this key is required")
     if kind == "union_tag_invalid":
-        return InputError(f"{name}.kind", err["ctx"]["tag"], f"one of {err['ctx']['expected_tags']}")
+        return InputError(f"{name}.kind", err["ctx"]["tag"],
+                          f"one of {err['ctx']['expected_tags']}")
     if kind == "union_tag_not_found":
         return InputError(f"{name}.kind", MISSING, "a kind: this key is required")
     if kind in ("too_short", "too_long"):
@@ -391,5 +392,5 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-__all__ = ["RunConfig", "System", "build_provider", "build_system", "initial_spins", "load_config", "parse_config",
-           "resumable_difference", "temperature_schedule"]
+__all__ = ["RunConfig", "System", "build_provider", "build_system", "initial_spins", "load_config",
+           "parse_config", "resumable_difference", "temperature_schedule"]

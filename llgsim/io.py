@@ -221,10 +221,14 @@ def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
     except FileNotFoundError:
         raise InputError("output.path", str(path), "an existing run file to resume") from None
     except OSError:
-        _rebuild(path)  # HDF5 refuses a file still flagged open by a killed SWMR writer
-        f = h5py.File(path, "r+", libver="latest")
+        try:  # HDF5 refuses a file still flagged open by a killed SWMR writer: rebuild it
+            _rebuild(path)
+            f = h5py.File(path, "r+", libver="latest")
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise InputError("output.path", str(path),
+                             f"a readable llgsim run file ({type(exc).__name__}: {exc})") from None
     try:
-        ck = _checkpoint(f)
+        ck = _checkpoint(f) if CHECKPOINT in f else None
         if ck is None:
             raise InputError("output.path", str(path), "a run file with a checkpoint to resume")
         for name in _series_groups(f):

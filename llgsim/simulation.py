@@ -180,9 +180,10 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
         overrides: dict | None = None) -> RunOutcome:
     """Run (or resume) the simulation a validated config describes, writing cfg.output.path.
 
-    ``observers`` are added to the file recorders (e.g. a progress display). ``stop`` is polled after every step; when it returns True
-    the run checkpoints and returns. ``overrides`` (key path -> value, from the command line)
-    is recorded in the file. A SimulationError leaves the file with its last good checkpoint.
+    ``observers`` are added to the file recorders (e.g. a progress display). ``stop`` is polled
+    after every step; when it returns True the run checkpoints and returns. ``overrides`` (key
+    path -> value, from the command line) is recorded in the file. A SimulationError leaves
+    the file with its last good checkpoint.
     """
     from . import __version__
     from .analysis.observables import observables_for

@@ -113,7 +113,8 @@ def test_unreadable_initial_frame(tmp_path):
     bad = tmp_path / "frames.h5"
     bad.write_bytes(b"not an HDF5 file")
     text = edit('kind = "random"\nseed = 1', f'kind = "file"\npath = "{bad}"\nframe = 0')
-    assert refusal(text).startswith(f"initial.path = '{bad}': expected a readable llgsim trajectory")
+    expected = f"initial.path = '{bad}': expected a readable llgsim trajectory"
+    assert refusal(text).startswith(expected)
 
 
 def test_missing_config_file(tmp_path):

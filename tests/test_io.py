@@ -75,7 +75,8 @@ def test_round_trip_frame_by_frame(tmp_path):
         assert traj.frame(-1)[0] == 27
         assert traj.checkpoint() is None
     np.testing.assert_array_equal(read_frame(path, 2), spins(6))
-    with pytest.raises(InputError, match=r"^initial.frame = 10: expected a frame index in \[-10, 10\)"):
+    with pytest.raises(InputError,
+                       match=r"^initial.frame = 10: expected a frame index in \[-10, 10\)"):
         read_frame(path, 10, key="initial")
 
 
@@ -110,10 +111,14 @@ def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
 
 def test_resume_needs_a_checkpoint(tmp_path):
     new_file(tmp_path / "run.h5").close()
-    with pytest.raises(InputError, match="^output.path = .*: expected a run file with a checkpoint"):
+    with pytest.raises(InputError,
+                       match="^output.path = .*: expected a run file with a checkpoint"):
         open_for_resume(tmp_path / "run.h5")
     with pytest.raises(InputError, match="^output.path = .*: expected an existing run file"):
         open_for_resume(tmp_path / "none.h5")
+    (tmp_path / "text.h5").write_text("not HDF5")
+    with pytest.raises(InputError, match="^output.path = .*: expected a readable llgsim run file"):
+        open_for_resume(tmp_path / "text.h5")
 
 
 KILLED_WRITER = textwrap.dedent("""
