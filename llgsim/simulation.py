@@ -238,6 +238,8 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
 
     out = cfg.output
     checkpointer = Checkpointer(writer, out.checkpoint_interval, out.checkpoint_seconds)
+    if not resume:
+        checkpointer.save(state)  # a run killed before its first interval resumes from step 0
     recorders = [FrameRecorder(writer, out.frame_interval),
                  ObservableRecorder(writer, compute, out.observable_interval), checkpointer]
     total = cfg.dynamics.total_steps

@@ -162,14 +162,16 @@ def resume(config, out):
     assert f"trajectory: {out} (steps " in proc.stdout
 
 
-def test_sigint_checkpoints_and_exits_130(tmp_path, reference):
+@pytest.mark.parametrize("signum", [signal.SIGINT, pytest.param(signal.SIGTERM,
+                                                                  marks=pytest.mark.slow)])
+def test_sigint_and_sigterm_checkpoint_and_exit_128_plus_signal(tmp_path, reference, signum):
     out = tmp_path / "run.h5"
     config, proc = start_run(tmp_path, out)
     wait_for_checkpoint(proc, out, 100)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGINT, err
-    assert err.startswith("SIGINT: stopped at step ") and "--resume" in err
+    assert proc.returncode == 128 + signum, err
+    assert err.startswith(f"{signal.Signals(signum).name}: stopped at step ") and "--resume" in err
     with Trajectory(out) as traj:
         stopped = traj.checkpoint().step
         assert 100 <= stopped < 1000 and traj.frame(-1)[0] == stopped - 1

@@ -108,16 +108,20 @@ def test_resume_continues_bit_for_bit(tmp_path, text, split):
 
 
 def test_stop_checkpoints_and_resume_matches(tmp_path):
+    """Stopped after 33 steps, or before the first step (a new file starts with a checkpoint at
+    step 0, so even that run resumes)."""
     text = CLASSICAL
     run(config(text, tmp_path / "whole.h5"), text)
-    calls = []
-    stopped = run(config(text, tmp_path / "cut.h5"), text,
-                  stop=lambda: calls.append(1) or len(calls) > 33)
-    assert (stopped.end_step, stopped.completed) == (33, False)
-    with Trajectory(tmp_path / "cut.h5") as traj:
-        assert traj.checkpoint().step == 33
-    run(config(text, tmp_path / "cut.h5"), text, resume=True)
-    assert_same_run(tmp_path / "whole.h5", tmp_path / "cut.h5")
+    for stop_at in (0, 33):
+        cut = tmp_path / f"cut{stop_at}.h5"
+        calls = []
+        stopped = run(config(text, cut), text,
+                      stop=lambda: calls.append(1) or len(calls) > stop_at)
+        assert (stopped.end_step, stopped.completed) == (stop_at, False)
+        with Trajectory(cut) as traj:
+            assert traj.checkpoint().step == stop_at
+        run(config(text, cut), text, resume=True)
+        assert_same_run(tmp_path / "whole.h5", cut)
 
 
 def test_noise_is_drawn_only_when_kT_is_positive(tmp_path):
