@@ -46,10 +46,10 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run file (replaces output.path).")):
     """Run (or resume) a simulation; prints where the trajectory went.
 
-    SIGINT (Ctrl-C) and SIGTERM finish the current step, write a checkpoint and exit with
-    status 128 + signal number (130, 143), the shell's convention for a job ended by a signal,
-    so scripts and batch systems see an unfinished run whose file is complete and resumable.
+    Ctrl-C (SIGINT) or SIGTERM: checkpoint, then exit with status 130 or 143.
     """
+    # 128 + signal number is the shell's convention for a job ended by a signal: scripts and
+    # batch systems see an unfinished run, whose file is complete and resumable.
     from .config import load_config
     from .simulation import SimulationError, run as run_simulation
 
