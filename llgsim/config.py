@@ -137,7 +137,7 @@ class Temperature(_Table):
 class DynamicsConfig(_Table):
     """Give exactly one of ``steps`` (number of steps) and ``end_time`` (hbar / t_1)."""
 
-    scheme: Literal["sib"] = "sib"
+    scheme: Literal["sib", "heun"] = "sib"
     dt: Annotated[FiniteFloat, Field(gt=0)]
     alpha: Annotated[FiniteFloat, Field(ge=0)]
     temperature: Temperature = Temperature()

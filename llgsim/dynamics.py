@@ -182,6 +182,11 @@ def heun_step(spins, provider, dt: float, alpha: float, kT: float, normals,
     return StepResult(new, float(energy), field)
 
 
+
+#: integrator schemes by config name (llgsim.config ``dynamics.scheme``)
+SCHEMES = {"sib": sib_step, "heun": heun_step}
+
+
 def _validated(spins, provider, dt, alpha, kT, normals, backend):
     """Checked step inputs: (spins as a C-contiguous array, normals or None, noise amplitude)."""
     s = check_spins(spins, provider.n_sites)

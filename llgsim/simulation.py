@@ -1,7 +1,7 @@
 """The run driver: integrator steps plus observers that record, checkpoint and report.
 
 Data flow (style.md): config -> lattice, model, provider -> :func:`integrate` -> observers.
-The integrator step (llgsim.dynamics.sib_step) knows none of the observers; the driver hands
+The integrator step (llgsim.dynamics.sib_step or heun_step) knows none of the observers; the driver hands
 every observer each configuration with its energy and field (:class:`Sample`, for frames and
 observables) and each new run state (:class:`RunState`, for checkpoints and progress).
 
@@ -189,7 +189,7 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
     from .analysis.observables import observables_for
     from .config import (build_provider, initial_spins, parse_config, resumable_difference,
                          temperature_schedule)
-    from .dynamics import sib_step
+    from .dynamics import SCHEMES
     from .io import TrajectoryWriter, open_for_resume
 
     path = Path(cfg.output.path)
@@ -247,7 +247,7 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
     for obs in observers:
         obs.start(state, total)
     try:
-        state = integrate(state, provider, sib_step, dt=cfg.dynamics.dt, alpha=cfg.dynamics.alpha,
+        state = integrate(state, provider, SCHEMES[cfg.dynamics.scheme], dt=cfg.dynamics.dt, alpha=cfg.dynamics.alpha,
                           schedule=schedule, backend=cfg.dynamics.backend, total_steps=total,
                           observers=[*recorders, *observers], stop=stop)
         checkpointer.save(state)
