@@ -293,21 +293,8 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
     descriptor = Descriptor(lattice, settings)
     dtype = getattr(torch, opt.dtype)
     neighbours = torch.as_tensor(descriptor.neighbours)
-    t0 = wallclock.time()
-    snapshots = []
-    for k in range(len(snaps)):
-        spins = torch.from_numpy(snaps.spins[k]).to(dtype)
-        features, jacobian = environment_jacobian(descriptor, spins)
-        snapshots.append({"features": features, "jacobian": jacobian, "spins": spins,
-                          "field": torch.from_numpy(snaps.field[k]).to(dtype),
-                          "energy": torch.tensor(snaps.energy[k], dtype=dtype)})
-    progress(f"descriptors and their Jacobians of {len(snaps)} snapshots: "
-             f"{wallclock.time() - t0:.0f} s")
-    mean, std = _feature_statistics(torch.cat([snapshots[k]["features"] for k in train_idx]))
     model = BehlerParrinello(descriptor, tuple(cfg.network.hidden), cfg.network.activation,
-                             mean, std, seed=cfg.network.seed).to(dtype)
-    with torch.no_grad():  # site-energy offset: the mean energy per site of the training data
-        model.mlp[-1].bias.fill_(float(snaps.energy[train_idx].mean() / lattice.n_sites))
+                             seed=cfg.network.seed).to(dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=opt.lr_factor, patience=opt.lr_patience, min_lr=opt.min_lr)
@@ -315,16 +302,34 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
              "history": [], "seconds": 0.0}
     ck_path = Path(cfg.output.checkpoint)
     key = _config_hash(cfg, data_hash)
+    resumed = False
     if ck_path.exists():
         ck = torch.load(ck_path, weights_only=False)
         if ck["key"] == key:
             model.load_state_dict(ck["model"])
             optimizer.load_state_dict(ck["optimizer"])
             scheduler.load_state_dict(ck["scheduler"])
-            state = ck["state"]
+            state, resumed = ck["state"], True
             progress(f"resumed from {ck_path} at epoch {state['epoch']}")
         else:
             progress(f"checkpoint {ck_path} belongs to another config or data: starting anew")
+    snapshots = []
+    if keep_training(state["epoch"], state["best_epoch"], opt.patience, opt.max_epochs):
+        t0 = wallclock.time()
+        for k in range(len(snaps)):
+            spins = torch.from_numpy(snaps.spins[k]).to(dtype)
+            features, jacobian = environment_jacobian(descriptor, spins)
+            snapshots.append({"features": features, "jacobian": jacobian, "spins": spins,
+                              "field": torch.from_numpy(snaps.field[k]).to(dtype),
+                              "energy": torch.tensor(snaps.energy[k], dtype=dtype)})
+        progress(f"descriptors and their Jacobians of {len(snaps)} snapshots: "
+                 f"{wallclock.time() - t0:.0f} s")
+    if not resumed:
+        mean, std = _feature_statistics(torch.cat([snapshots[k]["features"] for k in train_idx]))
+        with torch.no_grad():  # normalisation, and the mean energy per site as the offset
+            model.feature_mean.copy_(torch.from_numpy(mean))
+            model.feature_std.copy_(torch.from_numpy(std))
+            model.mlp[-1].bias.fill_(float(snaps.energy[train_idx].mean() / lattice.n_sites))
     progress(f"{len(train_idx)} training / {len(val_idx)} validation snapshots of "
              f"{lattice.kind} {lattice.Lx}x{lattice.Ly}, {descriptor.n_features} features, "
              f"layout {model.layout}")
