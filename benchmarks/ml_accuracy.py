@@ -1,0 +1,173 @@
+"""Accuracy and dynamics fidelity of the shipped ML models, recomputed from stored files.
+
+    python benchmarks/ml_accuracy.py --root ../data   # the directory that holds out/ml, out/reference
+
+Reads only stored files (no ED, no dynamics): ED-labelled held-out datasets, trajectory files of
+ML- and ED-driven runs. It prints
+
+1. accuracy tables (llgsim.ml.evaluation): full-field RMSE, perpendicular-field RMSE, RMS of the
+   perpendicular ED field and their ratio, energy RMSE per site, per model and held-out dataset,
+   and writes the parity plots to docs/figures/;
+2. dynamics fidelity on 30 x 30 double exchange: nearest-neighbour <S_i . S_j>_nn(t) of the
+   ML-driven and the ED-driven run from the same random start (T = 0, alpha = 0.5, dt = 0.01)
+   at every common frame, and the largest deviation; plot docs/figures/de_square_dynamics.png;
+3. triangular ordering: mean |chirality| per triangle vs time of an ML-driven 32 x 32 quench
+   and of an ED-driven 12 x 12 quench (same dt, alpha, T); plot
+   docs/figures/sd_triangular_chirality.png (tetrahedral value 4 / (3 sqrt 3) = 0.7698).
+
+Missing files are reported and skipped. All figures are per-site vector norms (see
+llgsim.ml.evaluation). Machine and date are printed with the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from llgsim import Lattice
+from llgsim.analysis.observables import chirality
+from llgsim.io import Trajectory
+from llgsim.ml.evaluation import evaluate_model, format_evaluation
+from llgsim.ml.pretrained import path_of
+
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
+TETRAHEDRAL_CHIRALITY = 4 / (3 * np.sqrt(3))
+
+#: (model, held-out dataset under root, parity plot name)
+ACCURACY = [
+    ("de-square", "out/ml/heldout/de-square-reference-frames.h5", "de_square_parity_reference.png"),
+    ("de-square", "out/ml/heldout/de-square-quench.h5", "de_square_parity_quench.png"),
+    ("de-square", "out/ml/heldout/de-square-random-perturbed.h5", "de_square_parity_random_perturbed.png"),
+    ("de-square", "out/ml/heldout/de-square-60x60.h5", "de_square_parity_60x60.png"),
+    ("de-square", "out/ml/heldout/de-square-20x20.h5", "de_square_parity_20x20_ed_quench.png"),
+    ("sd-triangular", "out/ml/heldout/sd-triangular-quench.h5", "sd_triangular_parity_quench.png"),
+]
+#: (ML-driven run, ED-driven run) from the same random start, under root
+DYNAMICS = ("out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5")
+#: ML-driven 32 x 32 and ED-driven 12 x 12 triangular quenches (same dt, alpha, T)
+CHIRAL_RUN = "out/ml/fidelity/tri32-ml.h5"
+CHIRAL_ED = "out/ml/fidelity/tri12-ed.h5"
+
+
+def nn_correlation(spins: np.ndarray, lattice: Lattice) -> float:
+    """<S_i . S_j> averaged over all nearest-neighbour bonds (each bond counted twice)."""
+    offsets = lattice.neighbour_shells(1)[0].offsets
+    s = np.asarray(spins, dtype=np.float64)
+    table = lattice.neighbour_table(offsets)
+    return float(np.einsum("ic,ijc->", s, s[table]) / table.size)
+
+
+def trajectory_curve(path, observable) -> tuple[np.ndarray, np.ndarray]:
+    """(time (T,), value (T,)) of a function of (spins, lattice) over a trajectory's frames."""
+    with Trajectory(path) as traj:
+        lat = traj.provenance["lattice"]
+        lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
+        pairs = [(t, observable(s, lattice)) for _, t, s in traj.frames()]
+    return np.array([t for t, _ in pairs]), np.array([v for _, v in pairs])
+
+
+def mean_abs_chirality(spins, lattice) -> float:
+    return float(np.abs(chirality(spins, lattice.triangles())).mean())
+
+
+def accuracy_tables(root: Path) -> list[dict]:
+    rows = []
+    for name, dataset, plot in ACCURACY:
+        path = root / dataset
+        if not path.exists():
+            print(f"skipped (missing): {path}")
+            continue
+        result = evaluate_model(path_of(name), path, FIGURES / plot)
+        print(format_evaluation(result).replace(str(path_of(name)), name))
+        rows.append({"model": name, "dataset": dataset, **{k: v for k, v in result.items()
+                                                            if k not in ("model", "dataset")}})
+    return rows
+
+
+def dynamics_fidelity(root: Path) -> dict | None:
+    ml_path, ed_path = (root / p for p in DYNAMICS)
+    if not (ml_path.exists() and ed_path.exists()):
+        print(f"skipped (missing): {ml_path} or {ed_path}")
+        return None
+    t_ml, c_ml = trajectory_curve(ml_path, nn_correlation)
+    t_ed, c_ed = trajectory_curve(ed_path, nn_correlation)
+    common, i_ml, i_ed = np.intersect1d(np.round(t_ml, 9), np.round(t_ed, 9),
+                                        return_indices=True)
+    dev = np.abs(c_ml[i_ml] - c_ed[i_ed])
+    out = {"frames_compared": int(len(common)), "t_max_compared": float(common.max()),
+           "max_abs_deviation": float(dev.max()), "ml_final": float(c_ml[-1]),
+           "ml_t_final": float(t_ml[-1])}
+    print(f"<S.S>_nn ML vs ED, 30x30: {len(common)} common frames up to t = {common.max():g}: "
+          f"max |deviation| = {dev.max():.4f}; ML run to t = {t_ml[-1]:g}: <S.S>_nn = "
+          f"{c_ml[-1]:.4f}")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(t_ml, c_ml, label="ML (de-square)")
+    ax.plot(t_ed, c_ed, "o", ms=3, label="ED")
+    ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
+           title="30x30 DE quench from random spins, T = 0, alpha = 0.5, dt = 0.01")
+    ax.title.set_fontsize(9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(FIGURES / "de_square_dynamics.png", dpi=110)
+    plt.close(fig)
+    return out
+
+
+def chiral_ordering(root: Path) -> dict | None:
+    run, ed = root / CHIRAL_RUN, root / CHIRAL_ED
+    if not (run.exists() and ed.exists()):
+        print(f"skipped (missing): {run} or {ed}")
+        return None
+    t_ml, chi_ml = trajectory_curve(run, mean_abs_chirality)
+    t_ed, chi_ed = trajectory_curve(ed, mean_abs_chirality)
+    out = {"ml_final": float(chi_ml[-1]), "ml_t_final": float(t_ml[-1]),
+           "ed_final": float(chi_ed[-1]), "ed_t_final": float(t_ed[-1])}
+    print(f"mean |chirality|: ML 32x32 at t = {t_ml[-1]:g}: {chi_ml[-1]:.4f}; ED 12x12 at "
+          f"t = {t_ed[-1]:g}: {chi_ed[-1]:.4f} (tetrahedral {TETRAHEDRAL_CHIRALITY:.4f})")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(t_ml, chi_ml, label="ML (sd-triangular), 32x32")
+    ax.plot(t_ed, chi_ed, "o", ms=3, label="ED, 12x12")
+    ax.axhline(TETRAHEDRAL_CHIRALITY, color="0.5", ls="--", lw=0.8, label="tetrahedral")
+    ax.set(xlabel="time (hbar / t$_1$)", ylabel="mean |chirality| per triangle",
+           title="triangular s-d, J = 2, f = 1/4: quench from random spins")
+    ax.title.set_fontsize(9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(FIGURES / "sd_triangular_chirality.png", dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="directory holding out/ml and out/reference (default: .)")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} "
+          f"CPUs, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    results = {"accuracy": accuracy_tables(args.root), "dynamics": dynamics_fidelity(args.root),
+               "chirality": chiral_ordering(args.root)}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
