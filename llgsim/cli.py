@@ -1,4 +1,5 @@
-"""Command line: ``llgsim run | validate | info | models`` (docs/running.md).
+"""Command line: ``llgsim run | validate | info | models | generate | train | evaluate``
+(docs/running.md, docs/training.md).
 
 Bad input of any kind (config keys, files, values) prints one line on stderr and exits with
 status 2, never a traceback. Heavy modules (h5py, torch, providers) are imported inside the
@@ -166,6 +167,45 @@ def models():
         table.add_row(m["name"], m["lattice_kind"], params, str(m["layout"]), metrics,
                       m["content_hash"][:12])
     Console().print(table)
+
+
+@app.command()
+def generate(config: Path = typer.Argument(..., help="Data config (TOML), see docs/training.md.")):
+    """Label snapshots with the exact solver into an HDF5 dataset (resumable: appends)."""
+    from .config import read_config_text
+    from .ml.dataset import generate_dataset
+
+    with _one_line_errors():
+        read_config_text(config)
+        out = generate_dataset(config, progress=lambda line: typer.echo(line))
+    typer.echo(f"dataset: {out['path']} ({out['snapshots']} snapshots, {out['added']} added, "
+               f"{out['seconds']:.0f} s)")
+
+
+@app.command()
+def train(config: Path = typer.Argument(..., help="Training config (TOML), see docs/training.md.")):
+    """Train an ML force field and write its model file (resumes from its checkpoint)."""
+    from .config import read_config_text
+    from .ml.training import train_model
+
+    with _one_line_errors():
+        read_config_text(config)
+        out = train_model(config, progress=lambda line: typer.echo(line))
+    typer.echo(f"model: {out['model']} (content hash {out['content_hash'][:12]})")
+
+
+@app.command()
+def evaluate(model: Path = typer.Argument(..., help="Model file (.safetensors)."),
+             dataset: Path = typer.Argument(..., help="Labelled dataset (HDF5)."),
+             plot: Optional[Path] = typer.Option(None, "--plot", help="Parity plot (PNG).")):
+    """Field and energy errors of a model on a labelled dataset, and a parity plot."""
+    from .ml.evaluation import evaluate_model, format_evaluation
+
+    with _one_line_errors():
+        result = evaluate_model(model, dataset, plot)
+    typer.echo(format_evaluation(result))
+    if plot is not None:
+        typer.echo(f"parity plot: {plot}")
 
 
 # ---------------------------------------------------------------------- progress

@@ -177,12 +177,16 @@ class RunConfig(_Table):
 def load_config(path, overrides: dict | None = None) -> tuple[RunConfig, str]:
     """Read and validate the TOML run config at ``path`` (``overrides`` as in
     :func:`parse_config`); return (config, TOML text as read)."""
-    path = Path(path)
+    text = read_config_text(path)
+    return parse_config(text, overrides), text
+
+
+def read_config_text(path) -> str:
+    """The text of the config file at ``path``; an unreadable file is a one-line InputError."""
     try:
-        text = path.read_text()
+        return Path(path).read_text()
     except OSError as exc:
         raise InputError("config", str(path), f"a readable TOML file ({exc.strerror})") from None
-    return parse_config(text, overrides), text
 
 
 def parse_config(text: str, overrides: dict | None = None) -> RunConfig:

@@ -101,6 +101,17 @@ def test_quickstart_run_then_info(tmp_path):
         assert any(line.split()[:2] == [name, "2"] and "at step 10" in line for line in lines)
 
 
+@pytest.mark.parametrize("args, expected", [
+    (("generate", "missing.toml"), "error: config = 'missing.toml': expected a readable TOML file"),
+    (("train", "missing.toml"), "error: config = 'missing.toml': expected a readable TOML file"),
+    (("evaluate", "missing.safetensors", "missing.h5"), "error: "),
+], ids=["generate", "train", "evaluate"])
+def test_ml_commands_refuse_missing_files_in_one_line(args, expected):
+    result = invoke(*args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(expected), result.stderr
+
+
 def test_models_lists_or_says_none():
     result = invoke("models")
     assert result.exit_code == 0 and result.stdout.strip()
