@@ -8,10 +8,11 @@ ML- and ED-driven runs. It prints
 1. accuracy tables (llgsim.ml.evaluation): full-field RMSE, perpendicular-field RMSE, RMS of the
    perpendicular ED field and their ratio, energy RMSE per site, per model and held-out dataset,
    and writes the parity plots to docs/figures/;
-2. dynamics fidelity on 30 x 30 double exchange: nearest-neighbour <S_i . S_j>_nn(t) of the
-   ML-driven and the ED-driven run from the same random start (T = 0, alpha = 0.5, dt = 0.01)
-   at every common frame, and the largest deviation; plot docs/figures/de_square_dynamics.png;
-3. triangular ordering: mean |chirality| per triangle vs time of an ML-driven 32 x 32 quench
+2. dynamics fidelity on double exchange: nearest-neighbour <S_i . S_j>_nn(t) of the ML-driven
+   and the ED-driven run from the same random start (T = 0, alpha = 0.5): 30 x 30 (dt = 0.01)
+   and 20 x 20 (dt = 0.05), at every common frame, and the largest deviation; plot
+   docs/figures/de_square_dynamics.png;
+3. triangular ordering: mean |chirality| per triangle vs time of an ML-driven 24 x 24 quench
    and of an ED-driven 12 x 12 quench (same dt, alpha, T); plot
    docs/figures/sd_triangular_chirality.png (tetrahedral value 4 / (3 sqrt 3) = 0.7698).
 
@@ -33,6 +34,7 @@ import numpy as np
 from llgsim import Lattice
 from llgsim.analysis.observables import chirality
 from llgsim.io import Trajectory
+from llgsim.ml.dataset import read_dataset
 from llgsim.ml.evaluation import evaluate_model, format_evaluation
 from llgsim.ml.pretrained import path_of
 
@@ -48,10 +50,12 @@ ACCURACY = [
     ("de-square", "out/ml/heldout/de-square-20x20.h5", "de_square_parity_20x20_ed_quench.png"),
     ("sd-triangular", "out/ml/heldout/sd-triangular-quench.h5", "sd_triangular_parity_quench.png"),
 ]
-#: (ML-driven run, ED-driven run) from the same random start, under root
-DYNAMICS = ("out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5")
-#: ML-driven 32 x 32 and ED-driven 12 x 12 triangular quenches (same dt, alpha, T)
-CHIRAL_RUN = "out/ml/fidelity/tri32-ml.h5"
+#: (name, ML-driven run, ED-driven run or (ED dataset, quench seed)) from the same random start
+DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5"),
+            ("20x20, dt = 0.05", "out/ml/fidelity/de20-ml.h5",
+             ("out/ml/heldout/de-square-20x20.h5", 21))]
+#: ML-driven 24 x 24 and ED-driven 12 x 12 triangular quenches (same dt, alpha, T)
+CHIRAL_RUN = "out/ml/fidelity/tri24-ml.h5"
 CHIRAL_ED = "out/ml/fidelity/tri12-ed.h5"
 
 
@@ -90,38 +94,54 @@ def accuracy_tables(root: Path) -> list[dict]:
     return rows
 
 
-def dynamics_fidelity(root: Path) -> dict | None:
-    ml_path, ed_path = (root / p for p in DYNAMICS)
-    if not (ml_path.exists() and ed_path.exists()):
-        print(f"skipped (missing): {ml_path} or {ed_path}")
-        return None
-    t_ml, c_ml = trajectory_curve(ml_path, nn_correlation)
-    t_ed, c_ed = trajectory_curve(ed_path, nn_correlation)
-    common, i_ml, i_ed = np.intersect1d(np.round(t_ml, 9), np.round(t_ed, 9),
-                                        return_indices=True)
-    dev = np.abs(c_ml[i_ml] - c_ed[i_ed])
-    out = {"frames_compared": int(len(common)), "t_max_compared": float(common.max()),
-           "max_abs_deviation": float(dev.max()), "ml_final": float(c_ml[-1]),
-           "ml_t_final": float(t_ml[-1])}
-    print(f"<S.S>_nn ML vs ED, 30x30: {len(common)} common frames up to t = {common.max():g}: "
-          f"max |deviation| = {dev.max():.4f}; ML run to t = {t_ml[-1]:g}: <S.S>_nn = "
-          f"{c_ml[-1]:.4f}")
+def ed_curve(root: Path, ed) -> tuple[np.ndarray, np.ndarray]:
+    """(time, <S.S>_nn) of an ED-driven run file, or of the quench snapshots of one seed in an
+    ED dataset (ed = (dataset, seed))."""
+    if isinstance(ed, str):
+        return trajectory_curve(root / ed, nn_correlation)
+    snaps = read_dataset(root / ed[0])
+    pick = (snaps.records["kind"] == "quench") & (snaps.records["seed"] == ed[1])
+    lat = snaps.lattice
+    lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
+    return (snaps.records["time"][pick],
+            np.array([nn_correlation(s, lattice) for s in snaps.spins[pick]]))
+
+
+def dynamics_fidelity(root: Path) -> list[dict]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = []
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(t_ml, c_ml, label="ML (de-square)")
-    ax.plot(t_ed, c_ed, "o", ms=3, label="ED")
+    for name, ml, ed in DYNAMICS:
+        ed_path = root / (ed if isinstance(ed, str) else ed[0])
+        if not ((root / ml).exists() and ed_path.exists()):
+            print(f"skipped (missing): {root / ml} or {ed_path}")
+            continue
+        t_ml, c_ml = trajectory_curve(root / ml, nn_correlation)
+        t_ed, c_ed = ed_curve(root, ed)
+        common, i_ml, i_ed = np.intersect1d(np.round(t_ml, 9), np.round(t_ed, 9),
+                                            return_indices=True)
+        if len(common) == 0:
+            print(f"{name}: no common frames yet")
+            continue
+        dev = np.abs(c_ml[i_ml] - c_ed[i_ed])
+        rows.append({"run": name, "frames_compared": int(len(common)),
+                     "t_max_compared": float(common.max()), "max_abs_deviation": float(dev.max()),
+                     "ml_t_final": float(t_ml[-1]), "ml_final": float(c_ml[-1])})
+        print(f"<S.S>_nn ML vs ED, {name}: {len(common)} common frames up to t = "
+              f"{common.max():g}, max |deviation| = {dev.max():.4f}")
+        line, = ax.plot(t_ml, c_ml, label=f"ML {name}")
+        ax.plot(t_ed, c_ed, "o", ms=3, color=line.get_color(), label=f"ED {name}")
     ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
-           title="30x30 DE quench from random spins, T = 0, alpha = 0.5, dt = 0.01")
-    ax.title.set_fontsize(9)
-    ax.legend()
+           title="DE quench from random spins, T = 0, alpha = 0.5")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(FIGURES / "de_square_dynamics.png", dpi=110)
     plt.close(fig)
-    return out
+    return rows
 
 
 def chiral_ordering(root: Path) -> dict | None:
@@ -133,7 +153,7 @@ def chiral_ordering(root: Path) -> dict | None:
     t_ed, chi_ed = trajectory_curve(ed, mean_abs_chirality)
     out = {"ml_final": float(chi_ml[-1]), "ml_t_final": float(t_ml[-1]),
            "ed_final": float(chi_ed[-1]), "ed_t_final": float(t_ed[-1])}
-    print(f"mean |chirality|: ML 32x32 at t = {t_ml[-1]:g}: {chi_ml[-1]:.4f}; ED 12x12 at "
+    print(f"mean |chirality|: ML 24x24 at t = {t_ml[-1]:g}: {chi_ml[-1]:.4f}; ED 12x12 at "
           f"t = {t_ed[-1]:g}: {chi_ed[-1]:.4f} (tetrahedral {TETRAHEDRAL_CHIRALITY:.4f})")
     import matplotlib
 
@@ -141,7 +161,7 @@ def chiral_ordering(root: Path) -> dict | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(t_ml, chi_ml, label="ML (sd-triangular), 32x32")
+    ax.plot(t_ml, chi_ml, label="ML (sd-triangular), 24x24")
     ax.plot(t_ed, chi_ed, "o", ms=3, label="ED, 12x12")
     ax.axhline(TETRAHEDRAL_CHIRALITY, color="0.5", ls="--", lw=0.8, label="tetrahedral")
     ax.set(xlabel="time (hbar / t$_1$)", ylabel="mean |chirality| per triangle",
