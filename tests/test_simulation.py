@@ -84,8 +84,12 @@ def assert_same_run(path_a, path_b):
         np.testing.assert_array_equal(ca.spins, cb.spins)
 
 
-@pytest.mark.parametrize("text, split", [(CLASSICAL, 27), (ED, 9)],
-                         ids=["classical", "ed+classical"])
+KPM = ED.replace('terms = [{ kind = "ed" }, { kind = "classical", heisenberg = [0.1] }]',
+                 'terms = [{ kind = "kpm", order = 40, colors = 2, seed = 3 }]')
+
+
+@pytest.mark.parametrize("text, split", [(CLASSICAL, 27), (ED, 9), (KPM, 9)],
+                         ids=["classical", "ed+classical", "kpm"])
 def test_resume_continues_bit_for_bit(tmp_path, text, split):
     """2n steps in one go == n steps, resume, rest: noise on (kT > 0), split off the
     checkpoint cadence so the resume also truncates entries written after the checkpoint."""

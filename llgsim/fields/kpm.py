@@ -39,6 +39,8 @@ stochastic estimation of the density matrix", J. Chem. Phys. 148, 094107 (2018),
 
 from __future__ import annotations
 
+import hashlib
+
 import math
 
 import numpy as np
@@ -225,7 +227,10 @@ class KPM(FieldProvider):
     kernel : "jackson"
         Damping kernel (WEI06 eq. 71).
     seed : int
-        Seeds the numpy Generator that draws fresh probe phases on every call.
+        Key of the probe phases. Each call draws them from a numpy Generator seeded with
+        (seed, a hash of the spins): a fresh, independent draw for every new configuration
+        (predictor and corrector of a step included), yet the provider is a pure function of
+        the spins, so runs restart bit for bit and holds no hidden random state.
     bounds : None, "lanczos" or (lo, hi)
         Spectral bounds of h. None: the rigorous Gershgorin bound +-B of
         ``model.spectral_bound()``, widened by ANALYTIC_MARGIN. "lanczos": per call, the Lanczos
@@ -270,7 +275,6 @@ class KPM(FieldProvider):
         self.bounds = bounds
         self.precision = precision
         self._dtype = _PRECISIONS[precision]
-        self._rng = np.random.default_rng(self.seed)
         self._color = probe_colors(lat, self.colors)
         self._neighbours = model.neighbours.astype(np.int32)
         self._damping = jackson_kernel(self.order)
@@ -309,6 +313,12 @@ class KPM(FieldProvider):
 
         return apply
 
+    def _probe_generator(self, spins: np.ndarray) -> np.random.Generator:
+        """The Generator of the probe phases for ``spins``: keyed by (seed, blake2b of the
+        spin bytes), see ``seed``."""
+        digest = hashlib.blake2b(np.ascontiguousarray(spins).tobytes(), digest_size=16).digest()
+        return np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32)])
+
     def solve(self, spins) -> ElectronSolution:
         """Energy, field H_i = J Tr(sigma rho_ii), densities n_i = Tr rho_ii and mu for one draw of
         probe phases (module docstring). Energies in units of t_1; field (N, 3) and density (N,)
@@ -318,7 +328,7 @@ class KPM(FieldProvider):
         lo, hi = self.spectral_bounds(s)
         a, b = (hi - lo) / 2, (hi + lo) / 2
         onsite, hops = scaled_blocks(model, s, b, a, self._dtype)
-        phases = random_phases(self._rng, self.n_sites, self._dtype)
+        phases = random_phases(self._probe_generator(s), self.n_sites, self._dtype)
         moments, alpha, alpha_next = forward_pass(onsite, hops, self._neighbours, phases,
                                                   self._color, self.n_columns, order)
         kT = effective_smearing(model.kT, a, order)

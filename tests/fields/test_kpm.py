@@ -177,13 +177,14 @@ def test_full_probing_is_the_dense_damped_expansion(make, kT, ensemble):
 
 
 class _FrozenProbes:
-    """The provider with the same probe phases on every call (reseeded before each solve)."""
+    """The provider with the same probe phases for every configuration (its phase generator
+    keyed by the seed alone, not by the spins)."""
 
     def __init__(self, provider):
         self.provider = provider
+        provider._probe_generator = lambda spins: np.random.default_rng(provider.seed)
 
     def energy_and_field(self, spins):
-        self.provider._rng = np.random.default_rng(self.provider.seed)
         return self.provider.energy_and_field(spins)
 
 
@@ -299,15 +300,26 @@ def test_colored_estimate_is_unbiased():
     model = KondoModel(Lattice.square(8), J=6.0, mu=-4.5, kT=0.1)
     spins = random_spins(model.lattice, 14)
     exact = KPM(model, order=150, colors=8, precision="double").solve(spins)
-    provider = KPM(model, order=150, colors=2, seed=21, precision="double")
-    draws = [provider.solve(spins) for _ in range(40)]
+    draws = [KPM(model, order=150, colors=2, seed=seed, precision="double").solve(spins)
+             for seed in range(21, 61)]
     fields = np.array([d.field for d in draws])
     energies = np.array([d.energy for d in draws])
     se = fields.std(axis=0, ddof=1) / np.sqrt(len(draws))
     assert np.all(np.abs(fields.mean(axis=0) - exact.field) <= Z_STAT * se)
     assert abs(energies.mean() - exact.energy) <= Z_STAT * energies.std(ddof=1) / np.sqrt(40)
-    # and the draws are genuinely random: fresh phases each call
+    # and the draws are genuinely random: different seeds, different phases
     assert se.min() > 0
+
+
+def test_probe_phases_are_keyed_by_the_configuration():
+    """Same spins, same result (bitwise: restarts need it); other spins, independent phases."""
+    model = square_de(6, kT=0.1)
+    provider = KPM(model, order=80, colors=2, seed=3, precision="double")
+    spins = random_spins(model.lattice, 2)
+    np.testing.assert_array_equal(provider.solve(spins).field, provider.solve(spins).field)
+    g1 = provider._probe_generator(spins)
+    g2 = provider._probe_generator(random_spins(model.lattice, 3))
+    assert not np.array_equal(g1.uniform(size=8), g2.uniform(size=8))
 
 
 # ---------------------------------------------------------------------- bounds and refusals
