@@ -85,8 +85,8 @@ def test_jacobian_field_equals_the_autograd_field():
     energy, field = energy_and_field_from_features(
         model, features, jacobian, torch.as_tensor(descriptor.neighbours), create_graph=False)
     energy_ref, field_ref = model.energy_and_field(spins)
-    assert abs(float(energy) - float(energy_ref)) < TOL_EXACT * abs(float(energy_ref))
-    np.testing.assert_allclose(field.numpy(), field_ref.numpy(), atol=TOL_EXACT)
+    assert abs(energy.item() - energy_ref.item()) < TOL_EXACT * abs(energy_ref.item())
+    np.testing.assert_allclose(field.detach().numpy(), field_ref.numpy(), atol=TOL_EXACT)
 
 
 def test_loss_matches_a_numpy_computation():
