@@ -115,7 +115,7 @@ def dynamics_fidelity(root: Path) -> list[dict]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = []
+    rows, colours = [], {}
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, ml, ed in DYNAMICS:
         ed_path = root / (ed if isinstance(ed, str) else ed[0])
@@ -126,8 +126,8 @@ def dynamics_fidelity(root: Path) -> list[dict]:
         t_ed, c_ed = ed_curve(root, ed)
         common, i_ml, i_ed = np.intersect1d(np.round(t_ml, 9), np.round(t_ed, 9),
                                             return_indices=True)
-        if len(common) == 0:
-            print(f"{name}: no common frames yet")
+        if len(common) < 2:
+            print(f"{name}: no ED frames beyond the start yet")
             continue
         dev = np.abs(c_ml[i_ml] - c_ed[i_ed])
         rows.append({"run": name, "frames_compared": int(len(common)),
@@ -135,8 +135,9 @@ def dynamics_fidelity(root: Path) -> list[dict]:
                      "ml_t_final": float(t_ml[-1]), "ml_final": float(c_ml[-1])})
         print(f"<S.S>_nn ML vs ED, {name}: {len(common)} common frames up to t = "
               f"{common.max():g}, max |deviation| = {dev.max():.4f}")
-        line, = ax.plot(t_ml, c_ml, label=f"ML {name}")
-        ax.plot(t_ed, c_ed, "o", ms=3, color=line.get_color(), label=f"ED {name}")
+        if ml not in colours:  # one ML curve per run, ED points for every comparison
+            colours[ml] = ax.plot(t_ml, c_ml, label=f"ML {name.split(',')[0]}")[0].get_color()
+        ax.plot(t_ed, c_ed, "o", ms=3, color=colours[ml], label=f"ED {name}")
     ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
            title="DE quench from random spins, T = 0, alpha = 0.5")
     ax.legend(fontsize=8)
