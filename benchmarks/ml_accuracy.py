@@ -52,7 +52,7 @@ ACCURACY = [
 ]
 #: (name, ML-driven run, ED-driven run or (ED dataset, quench seed)) from the same random start
 DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5"),
-            ("30x30, dt = 0.01, ED first 200 steps", "out/ml/fidelity/de30-ml.h5",
+            ("30x30, dt = 0.01, ED prefix run", "out/ml/fidelity/de30-ml.h5",
              "out/reference/ref_de30_ed_200.h5"),
             ("20x20, dt = 0.05", "out/ml/fidelity/de20-ml.h5",
              ("out/ml/heldout/de-square-20x20.h5", 21))]
