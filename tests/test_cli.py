@@ -93,7 +93,7 @@ def test_quickstart_run_then_info(tmp_path):
     result = invoke("info", out)
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert "lattice:     square 10x10 (100 sites)" in lines
+    assert "lattice:     square 48x48 (2304 sites)" in lines
     assert "checkpoint:  step 10, time 0.1" in lines
     assert "run length:  10 steps (as created; --resume --steps may extend it)" in lines
     assert "frames:      1 (steps 0 .. 0, float32)" in lines
