@@ -192,20 +192,31 @@ def read_config_text(path) -> str:
 def parse_config(text: str, overrides: dict | None = None) -> RunConfig:
     """Validate TOML ``text``; ``overrides`` maps (table, key) to a value that replaces the file's
     (e.g. {("dynamics", "steps"): 100} from the command line)."""
+    overrides = dict(overrides or {})
+    if ("dynamics", "steps") in overrides:
+        overrides[("dynamics", "end_time")] = None
+    cfg = parse_toml(text, RunConfig, overrides)
+    _check_consistency(cfg)
+    return cfg
+
+
+def parse_toml(text: str, schema: type[BaseModel], overrides: dict | None = None):
+    """Parse TOML ``text`` and validate it against the pydantic ``schema`` (run, data and
+    training configs alike). ``overrides`` maps (table, key) to a value that replaces the file's;
+    the value None removes the key. Every failure is one InputError naming the key path."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError("config", "TOML text", f"valid TOML ({exc})") from None
     for (table, key), value in (overrides or {}).items():
-        data.setdefault(table, {})[key] = value
-        if (table, key) == ("dynamics", "steps"):
-            data[table].pop("end_time", None)
+        if value is None:
+            data.get(table, {}).pop(key, None)
+        else:
+            data.setdefault(table, {})[key] = value
     try:
-        cfg = RunConfig.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise _one_line(exc, data) from None
-    _check_consistency(cfg)
-    return cfg
 
 
 def _one_line(exc: ValidationError, data: dict) -> InputError:

@@ -44,16 +44,15 @@ import hashlib
 import json
 import math
 import time as wallclock
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Iterator
 
 import h5py
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from ..config import LatticeConfig, ModelConfig, _one_line, _Table
+from ..config import LatticeConfig, ModelConfig, _Table, parse_toml
 from ..errors import InputError
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -124,14 +123,7 @@ class DataConfig(_Table):
 
 def parse_data_config(text: str) -> DataConfig:
     """Validate the TOML text of a data config; errors are one-line InputErrors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("config", "TOML text", f"valid TOML ({exc})") from None
-    try:
-        cfg = DataConfig.model_validate(data)
-    except ValidationError as exc:
-        raise _one_line(exc, data) from None
+    cfg = parse_toml(text, DataConfig)
     if (cfg.model.filling is None) == (cfg.model.mu is None):
         raise InputError("model.filling/mu", f"filling={cfg.model.filling}, mu={cfg.model.mu}",
                          "exactly one of filling and mu")

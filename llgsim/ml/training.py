@@ -27,14 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time as wallclock
-import tomllib
 from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from ..config import _one_line, _Table
+from ..config import _Table, parse_toml
 from ..errors import InputError
 from .dataset import Snapshots, dataset_hash, read_dataset
 
@@ -103,14 +102,7 @@ class TrainConfig(_Table):
 
 def parse_train_config(text: str) -> TrainConfig:
     """Validate the TOML text of a training config; errors are one-line InputErrors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("config", "TOML text", f"valid TOML ({exc})") from None
-    try:
-        cfg = TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise _one_line(exc, data) from None
+    cfg = parse_toml(text, TrainConfig)
     if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
         raise InputError("loss", "all weights 0", "at least one positive weight")
     return cfg
