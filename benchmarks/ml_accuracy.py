@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from llgsim import Lattice
-from llgsim.analysis.observables import chirality
+from llgsim.analysis.observables import chirality, nearest_neighbour_correlation
 from llgsim.io import Trajectory
 from llgsim.ml.dataset import read_dataset
 from llgsim.ml.evaluation import evaluate_model, format_evaluation
@@ -59,14 +59,6 @@ DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/re
 #: ML-driven 24 x 24 and ED-driven 12 x 12 triangular quenches (same dt, alpha, T)
 CHIRAL_RUN = "out/ml/fidelity/tri24-ml.h5"
 CHIRAL_ED = "out/ml/fidelity/tri12-ed.h5"
-
-
-def nn_correlation(spins: np.ndarray, lattice: Lattice) -> float:
-    """<S_i . S_j> averaged over all nearest-neighbour bonds (each bond counted twice)."""
-    offsets = lattice.neighbour_shells(1)[0].offsets
-    s = np.asarray(spins, dtype=np.float64)
-    table = lattice.neighbour_table(offsets)
-    return float(np.einsum("ic,ijc->", s, s[table]) / table.size)
 
 
 def trajectory_curve(path, observable) -> tuple[np.ndarray, np.ndarray]:
@@ -100,13 +92,13 @@ def ed_curve(root: Path, ed) -> tuple[np.ndarray, np.ndarray]:
     """(time, <S.S>_nn) of an ED-driven run file, or of the quench snapshots of one seed in an
     ED dataset (ed = (dataset, seed))."""
     if isinstance(ed, str):
-        return trajectory_curve(root / ed, nn_correlation)
+        return trajectory_curve(root / ed, nearest_neighbour_correlation)
     snaps = read_dataset(root / ed[0])
     pick = (snaps.records["kind"] == "quench") & (snaps.records["seed"] == ed[1])
     lat = snaps.lattice
     lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
     return (snaps.records["time"][pick],
-            np.array([nn_correlation(s, lattice) for s in snaps.spins[pick]]))
+            np.array([nearest_neighbour_correlation(s, lattice) for s in snaps.spins[pick]]))
 
 
 def dynamics_fidelity(root: Path) -> list[dict]:
@@ -122,7 +114,7 @@ def dynamics_fidelity(root: Path) -> list[dict]:
         if not ((root / ml).exists() and ed_path.exists()):
             print(f"skipped (missing): {root / ml} or {ed_path}")
             continue
-        t_ml, c_ml = trajectory_curve(root / ml, nn_correlation)
+        t_ml, c_ml = trajectory_curve(root / ml, nearest_neighbour_correlation)
         t_ed, c_ed = ed_curve(root, ed)
         common, i_ml, i_ed = np.intersect1d(np.round(t_ml, 9), np.round(t_ed, 9),
                                             return_indices=True)

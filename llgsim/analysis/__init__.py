@@ -1,5 +1,7 @@
 """Analysis of spin configurations and trajectories."""
 
-from .observables import chirality, magnetization, observables_for, staggered_magnetization
+from .observables import (chirality, magnetization, nearest_neighbour_correlation,
+                          observables_for, staggered_magnetization)
 
-__all__ = ["chirality", "magnetization", "observables_for", "staggered_magnetization"]
+__all__ = ["chirality", "magnetization", "nearest_neighbour_correlation", "observables_for",
+           "staggered_magnetization"]

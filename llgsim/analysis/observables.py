@@ -23,6 +23,14 @@ def staggered_magnetization(spins, lattice) -> float:
     return float(np.linalg.norm(sign @ np.asarray(spins, dtype=np.float64)) / lattice.n_sites)
 
 
+def nearest_neighbour_correlation(spins, lattice) -> float:
+    """<S_i . S_j> averaged over the nearest-neighbour bonds (shell 1): 1 in the ferromagnet,
+    -1 in the Neel state, -1/2 in the 120-degree state; float64."""
+    s = np.asarray(spins, dtype=np.float64)
+    table = lattice.neighbour_table(lattice.neighbour_shells(1)[0].offsets)
+    return float(np.einsum("ic,ijc->", s, s[table]) / table.size)
+
+
 def chirality(spins, triangles) -> np.ndarray:
     """Scalar chirality chi = S_a . (S_b x S_c) of each triangle (a, b, c), (T,) float64;
     ``triangles`` (T, 3) int from Lattice.triangles() (counter-clockwise, conventions.md)."""

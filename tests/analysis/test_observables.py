@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from llgsim import Lattice
-from llgsim.analysis import chirality, magnetization, observables_for, staggered_magnetization
+from llgsim.analysis import (chirality, magnetization, nearest_neighbour_correlation,
+                             observables_for, staggered_magnetization)
 from llgsim.states import ferromagnetic, neel, random_spins, spiral_120, tetrahedral
 
 TOL_EXACT = 1e-12  # sums of O(N) products of unit vectors in float64
@@ -58,3 +59,14 @@ def test_energy_is_per_site_and_sets_depend_on_the_lattice():
     assert set(observables_for(Lattice.square(3))[0]) == {"energy", "magnetization"}
     assert set(observables_for(Lattice.triangular(3))[0]) == {
         "energy", "magnetization", "chirality", "abs_chirality"}
+
+
+def test_nearest_neighbour_correlation_of_ordered_states():
+    """Exact bond products: ferromagnet 1, Neel -1, 120 degrees cos(2 pi / 3) = -1/2,
+    tetrahedral -1/3 (every bond joins two corners of a regular tetrahedron)."""
+    nn = nearest_neighbour_correlation
+    square, tri6, tri4 = Lattice.square(6), Lattice.triangular(6), Lattice.triangular(4)
+    assert nn(ferromagnetic(square), square) == pytest.approx(1.0, abs=TOL_EXACT)
+    assert nn(neel(square), square) == pytest.approx(-1.0, abs=TOL_EXACT)
+    assert nn(spiral_120(tri6), tri6) == pytest.approx(-0.5, abs=TOL_EXACT)
+    assert nn(tetrahedral(tri4), tri4) == pytest.approx(-1.0 / 3.0, abs=TOL_EXACT)
