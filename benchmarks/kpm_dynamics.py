@@ -111,8 +111,9 @@ def compare_runs(ed_run: pathlib.Path, kpm_run: pathlib.Path, out: pathlib.Path)
             curves[name] = (nn, dict(zip(steps.tolist(), energy.tolist())), traj.provenance)
     common = sorted(set(curves["ed"][0]) & set(curves["kpm"][0])
                     & set(curves["ed"][1]) & set(curves["kpm"][1]))
-    header = (f"# run files {ed_run.name} (ED) and {kpm_run.name} (KPM: {curves['kpm'][2]['provider']})"
-              f"; {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+    kpm = curves["kpm"][2]["provider"]
+    header = (f"# run files {ed_run.name} (ED) vs {kpm_run.name} (KPM M={kpm['order']} "
+              f"c={kpm['colors']}); {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     csv = out.with_suffix(".csv")
     with open(csv, "w") as f:
         f.write(header + "\nstep,time,nn_ed,nn_kpm,energy_ed,energy_kpm\n")
