@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import time
 
 import numpy as np
@@ -23,6 +22,7 @@ from llgsim.fields.ed import ExactDiagonalization
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
+from machine import cpu_model, load_average  # benchmarks/machine.py
 
 SIZES = (10, 16, 20, 24, 30, 40, 50)
 LARGE = 40          # sizes from here on are skipped by --skip-large
@@ -46,17 +46,8 @@ def seconds_per_evaluation(L: int) -> tuple[float, float]:
     return min(times)
 
 
-def load_average() -> str:
-    """One-minute load average: above the core count, other jobs share the cores."""
-    with open("/proc/loadavg") as f:
-        return f.read().split()[0]
-
-
 def machine() -> str:
-    with open("/proc/cpuinfo") as f:
-        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                     platform.processor())
-    return (f"{model}, {os.cpu_count()} cores, load average {load_average()} at start; "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, load average {load_average()} at start; "
             f"numpy {np.__version__}, scipy {scipy.__version__}")
 
 

@@ -24,7 +24,6 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
 import time
 
 import numba
@@ -37,6 +36,7 @@ from llgsim.kernels import kpm as kernels
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
+from machine import cpu_model, load_average  # benchmarks/machine.py
 
 SNAPSHOT = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "zc21_de30"
 PEER_SECONDS = 8.6  # anchors.md: FastKPM, 30x30, M = 1000, 10x10 colors, 1 thread
@@ -207,13 +207,8 @@ def bandwidth(L: int, colors: int) -> None:
 
 
 def machine() -> str:
-    with open("/proc/cpuinfo") as f:
-        name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                    platform.processor())
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[0]
-    return (f"{name}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
-            f"load average {load} at start; numba {numba.__version__}, numpy {np.__version__}")
+    return (f"{cpu_model()}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
+            f"load average {load_average()} at start; numba {numba.__version__}, numpy {np.__version__}")
 
 
 def main() -> None:

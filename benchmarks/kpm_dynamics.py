@@ -20,7 +20,6 @@ import argparse
 import datetime
 import os
 import pathlib
-import platform
 import time
 
 import numpy as np
@@ -31,6 +30,7 @@ from llgsim.fields import KPM, ExactDiagonalization
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
+from machine import cpu_model  # benchmarks/machine.py
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -58,11 +58,8 @@ def main() -> None:
     start = random_spins(model.lattice, args.seed)
     spins = {name: start.copy() for name in providers}
     dt, alpha = 0.01, 0.5
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                   platform.processor())
     header = (f"# {args.L}x{args.L} DE J=6 f=0.485 kT_e=0; T=0 alpha={alpha} dt={dt} SIB; "
-              f"KPM M={args.order} c={args.colors} seed={args.seed}; {cpu}, {os.cpu_count()} cores; "
+              f"KPM M={args.order} c={args.colors} seed={args.seed}; {cpu_model()}, {os.cpu_count()} cores; "
               f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(header, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import time
 
 import numba
@@ -29,6 +28,7 @@ from llgsim import Lattice
 from llgsim.dynamics import sib_step
 from llgsim.fields import ClassicalSpins, FieldProvider
 from llgsim.states import random_spins
+from machine import cpu_model  # benchmarks/machine.py
 
 
 class ZeroField(FieldProvider):
@@ -55,17 +55,6 @@ def seconds_per_step(spins, provider, backend, normals, min_time) -> float:
         elapsed = time.perf_counter() - start
         best, total, count = min(best, elapsed), total + elapsed, count + 1
     return best
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():

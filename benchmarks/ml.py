@@ -24,7 +24,6 @@ import argparse
 import datetime
 import itertools
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from llgsim.fields.ml import MLField
 from llgsim.lattice import Lattice
 from llgsim.ml.network import BehlerParrinello
 from llgsim.states import random_spins
+from machine import cpu_model, load_average  # benchmarks/machine.py
 
 SIZES = (30, 100)
 HIDDEN = (64, 64)
@@ -122,12 +122,7 @@ def mlp_cost(layout) -> tuple[int, int]:
 
 
 def machine() -> str:
-    with open("/proc/cpuinfo") as f:
-        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                     platform.processor())
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[0]
-    return (f"{model}, {os.cpu_count()} cores, load average {load} at start (shared machine); "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, load average {load_average()} at start (shared machine); "
             f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
 
 
