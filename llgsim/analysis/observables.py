@@ -49,19 +49,24 @@ def observables_for(lattice):
     """
     n = lattice.n_sites
     shapes = {"energy": (), "magnetization": (3,)}
-    extra = {}
+    parts = []  # functions spins -> dict of lattice-specific observables
     if lattice.kind == "square" and lattice.Lx % 2 == 0 and lattice.Ly % 2 == 0:
         shapes["staggered_magnetization"] = ()
-        extra["staggered_magnetization"] = lambda s: staggered_magnetization(s, lattice)
+        parts.append(lambda s: {"staggered_magnetization": staggered_magnetization(s, lattice)})
     if lattice.kind == "triangular":
         triangles = lattice.triangles()
         shapes["chirality"] = shapes["abs_chirality"] = ()
-        extra["chirality"] = lambda s: float(chirality(s, triangles).mean())
-        extra["abs_chirality"] = lambda s: float(np.abs(chirality(s, triangles)).mean())
+
+        def chiral(s):
+            chi = chirality(s, triangles)  # once for both observables
+            return {"chirality": float(chi.mean()), "abs_chirality": float(np.abs(chi).mean())}
+
+        parts.append(chiral)
 
     def compute(spins, energy: float) -> dict:
         values = {"energy": float(energy) / n, "magnetization": magnetization(spins)}
-        values.update({name: f(spins) for name, f in extra.items()})
+        for part in parts:
+            values.update(part(spins))
         return values
 
     return shapes, compute
