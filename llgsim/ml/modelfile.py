@@ -3,11 +3,13 @@
 One file holds everything needed to rebuild and audit a model (conventions.md, "Files"):
 
 * tensors: ``layers.<k>.weight`` (out, in) and ``layers.<k>.bias`` (out,) of the k-th linear
-  layer, ``feature_mean`` and ``feature_std`` (F,) of the input normalisation, all float64;
+  layer of the site-energy network, ``parallel_layers.<k>.*`` the same for the parallel-field
+  network (llgsim.ml.network), ``feature_mean`` and ``feature_std`` (F,) of the input
+  normalisation, all float64;
 * header metadata key ``"llgsim"``: a JSON object with the keys of :data:`REQUIRED_KEYS`:
   ``format_version``; ``lattice_kind``; ``descriptor`` (``settings``, ``n_features`` and the
-  ``fingerprint`` of its index tables); ``network`` (``layout`` [F, h_1, ..., 1] and
-  ``activation``); ``model_parameters`` (the s-d parameters of the training data);
+  ``fingerprint`` of its index tables); ``network`` (``layout`` [F, h_1, ..., 1] of both
+  networks, ``activation`` and ``heads``); ``model_parameters`` (the s-d parameters of the training data);
   ``normalization`` (names of the mean/std tensors); ``training_data_hash``; ``metrics``; and
   ``content_hash``: sha256 over every tensor (name, dtype, shape, bytes, in name order) and the
   canonical JSON of the metadata without ``content_hash``.
@@ -25,7 +27,8 @@ import numpy as np
 
 from ..errors import InputError
 
-FORMAT_VERSION = 1
+#: 2: a second network for the parallel field (format 1 held the site-energy network alone)
+FORMAT_VERSION = 2
 _HEADER_KEY = "llgsim"
 REQUIRED_KEYS = ("format_version", "lattice_kind", "descriptor", "network", "model_parameters",
                  "normalization", "training_data_hash", "metrics")

@@ -1,12 +1,26 @@
-"""Behler-Parrinello site-energy network (torch).
+"""Behler-Parrinello site-energy network (torch) with a parallel-field network.
 
-    eps_i = MLP((G_i - mu) / sigma),   E = sum_i eps_i,   H_i = -dE/dS_i
+    eps_i = MLP_E(x_i),   h_i = MLP_H(x_i),   x_i = (G_i(u) - mu) / sigma,   u_j = S_j / |S_j|
+    E = sum_i eps_i - sum_i h_i (|S_i| - 1),      H_i = -dE/dS_i
 
-G_i is the descriptor of :mod:`llgsim.descriptors` (N, F), mu and sigma (F,) the feature mean
-and standard deviation of the training data, the MLP a stack of linear layers with a smooth
-activation (SiLU or tanh, so the field is smooth) and one output. The field is the full
-gradient with respect to the Cartesian spin components (parallel part included,
-conventions.md), by reverse-mode autograd through the MLP and the descriptor.
+G_i is the descriptor of :mod:`llgsim.descriptors` (N, F) of the unit spins u, mu and sigma (F,)
+the feature mean and standard deviation of the training data, MLP_E and MLP_H two networks of
+the same layout (linear layers with a smooth activation, SiLU or tanh, so the field is smooth,
+and one output): the site energy eps_i and the parallel field h_i. Two networks rather than two
+outputs of one keep the two fits independent: the parallel field (~J n_i, spread ~0.3 in DE) is
+three times larger than the perpendicular one and would take over a shared hidden layer. On unit
+spins the second term of E vanishes and E is the sum of site energies, while the field splits
+cleanly:
+
+    H_i = -(1 - S_i S_i^T) d(sum_j eps_j)/dS_i  +  h_i S_i      (|S_j| = 1 for all j)
+
+The perpendicular part (the torque, the only part that drives the dynamics) is the gradient of
+the energy; the parallel part H_i . S_i = J <s_i> . S_i (~J n_i in double exchange) is a local
+scalar learned directly. An energy of unit spins alone has no parallel gradient; one of the
+raw spins (dot and triple products of S, not u) ties its parallel gradient to the same
+coefficients as the perpendicular one, and fitting both failed (docs/training.md, "Choices").
+The field is the full gradient with respect to the Cartesian spin components (conventions.md),
+by reverse-mode autograd through the MLP, the descriptor and the normalisation.
 J. Behler and M. Parrinello, PRL 98, 146401 (2007); for spins, REV25 (arXiv:2501.06171).
 """
 
@@ -21,15 +35,18 @@ from ..lattice import Lattice
 from . import modelfile
 
 ACTIVATIONS = {"silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
+#: the two networks (module docstring), as named in model files
+HEADS = ("site_energy", "parallel_field")
 #: sites per chunk of the field evaluation (toolchain.md: ~10^4 rows keep an MLP pass in cache)
 CHUNK_SITES = 16384
 
 
 class BehlerParrinello(torch.nn.Module):
-    """Site energies eps_i (N,) of spins (N, 3) on one lattice.
+    """Site energies eps_i (N,) and parallel fields h_i (N,) of spins (N, 3) on one lattice.
 
     descriptor   : Descriptor (fixes the lattice and F = descriptor.n_features).
-    hidden       : widths of the hidden layers, e.g. (64, 64): layout [F, *hidden, 1].
+    hidden       : widths of the hidden layers, e.g. (64, 64): layout [F, *hidden, 1] of both
+                   networks.
     activation   : "silu" or "tanh".
     feature_mean, feature_std : (F,) normalisation (default 0 and 1).
     seed         : seed of the initial weights (torch's default Linear initialisation).
@@ -59,23 +76,37 @@ class BehlerParrinello(torch.nn.Module):
         self.register_buffer("feature_std", torch.tensor(std, dtype=torch.float64))
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            linear = [torch.nn.Linear(a, b, dtype=torch.float64)
-                      for a, b in zip(self.layout[:-1], self.layout[1:])]
+            self.mlp = self._network()
+            self.parallel_mlp = self._network()
+
+    def _network(self) -> torch.nn.Sequential:
+        linear = [torch.nn.Linear(a, b, dtype=torch.float64)
+                  for a, b in zip(self.layout[:-1], self.layout[1:])]
         modules = []
         for k, layer in enumerate(linear):
             modules.append(layer)
             if k < len(linear) - 1:
-                modules.append(ACTIVATIONS[activation]())
-        self.mlp = torch.nn.Sequential(*modules)
+                modules.append(ACTIVATIONS[self.activation]())
+        return torch.nn.Sequential(*modules)
+
+    def site_outputs(self, spins: torch.Tensor, sites: slice = slice(None)) -> torch.Tensor:
+        """(n, 2): eps_i and h_i of the sites ``sites`` (default all) for torch spins (N, 3) in
+        the model's dtype; the descriptor sees the unit spins S / |S|."""
+        unit = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
+        return self.outputs_of_features(self.descriptor(unit, sites))
+
+    def outputs_of_features(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, 2): eps and h of descriptor rows G (n, F)."""
+        x = (features - self.feature_mean) / self.feature_std
+        return torch.cat([self.mlp(x), self.parallel_mlp(x)], dim=1)
 
     def site_energies(self, spins: torch.Tensor, sites: slice = slice(None)) -> torch.Tensor:
-        """eps_i (n,) of the sites ``sites`` (default all) for torch spins (N, 3) in the
-        model's dtype."""
-        features = (self.descriptor(spins, sites) - self.feature_mean) / self.feature_std
-        return self.mlp(features).squeeze(-1)
+        """eps_i (n,) of the sites ``sites`` (default all)."""
+        return self.site_outputs(spins, sites)[:, 0]
 
     def energy_and_field(self, spins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached.
+        """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached; E as in
+        the module docstring (the sum of site energies on unit spins).
 
         Sites are taken in chunks of CHUNK_SITES, each chunk's energy differentiated into the
         gradient of all spins, so memory stays bounded on large lattices (the descriptor of one
@@ -86,7 +117,10 @@ class BehlerParrinello(torch.nn.Module):
         field = torch.zeros_like(s)
         with torch.enable_grad():
             for start in range(0, n, CHUNK_SITES):
-                chunk = self.site_energies(s, slice(start, min(start + CHUNK_SITES, n))).sum()
+                sites = slice(start, min(start + CHUNK_SITES, n))
+                out = self.site_outputs(s, sites)
+                norm = torch.linalg.vector_norm(s[sites], dim=-1)
+                chunk = out[:, 0].sum() - (out[:, 1] * (norm - 1)).sum()
                 (grad,) = torch.autograd.grad(chunk, s)
                 energy += chunk.detach()
                 field -= grad
@@ -96,9 +130,10 @@ class BehlerParrinello(torch.nn.Module):
     def arrays(self) -> dict:
         """Weights and normalisation as float64 numpy arrays, named as in model files."""
         out = {"feature_mean": self.feature_mean, "feature_std": self.feature_std}
-        for k, layer in enumerate(m for m in self.mlp if isinstance(m, torch.nn.Linear)):
-            out[f"layers.{k}.weight"] = layer.weight
-            out[f"layers.{k}.bias"] = layer.bias
+        for prefix, net in (("layers", self.mlp), ("parallel_layers", self.parallel_mlp)):
+            for k, layer in enumerate(m for m in net if isinstance(m, torch.nn.Linear)):
+                out[f"{prefix}.{k}.weight"] = layer.weight
+                out[f"{prefix}.{k}.bias"] = layer.bias
         return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in out.items()}
 
     def save(self, path, model_parameters: dict, training_data_hash: str,
@@ -114,7 +149,8 @@ class BehlerParrinello(torch.nn.Module):
             "lattice_kind": d.lattice.kind,
             "descriptor": {"settings": d.settings.to_dict(), "n_features": d.n_features,
                            "fingerprint": d.tables.fingerprint()},
-            "network": {"layout": self.layout, "activation": self.activation},
+            "network": {"layout": self.layout, "activation": self.activation,
+                        "heads": list(HEADS)},
             "model_parameters": model_parameters,
             "normalization": {"mean": "feature_mean", "std": "feature_std"},
             "training_data_hash": training_data_hash,
@@ -134,7 +170,8 @@ class BehlerParrinello(torch.nn.Module):
         layout = meta["network"]["layout"]
         model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
                     feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])
-        state = {f"mlp.{2 * k}.{part}": torch.from_numpy(arrays[f"layers.{k}.{part}"])
+        state = {f"{net}.{2 * k}.{part}": torch.from_numpy(arrays[f"{prefix}.{k}.{part}"])
+                 for net, prefix in (("mlp", "layers"), ("parallel_mlp", "parallel_layers"))
                  for k in range(len(layout) - 1) for part in ("weight", "bias")}
         state["feature_mean"] = torch.from_numpy(arrays["feature_mean"])
         state["feature_std"] = torch.from_numpy(arrays["feature_std"])

@@ -151,8 +151,9 @@ def field_errors(spins, field_pred, field_ref) -> dict:
 
 
 def environment_jacobian(descriptor, spins, chunk: int = 15):
-    """Descriptor G (N, F) of torch spins (N, 3) and its local Jacobian (N, F, M, 3),
-    J[n, f, m, a] = dG_nf / dS_{neighbours[n, m], a}, by forward-mode differentiation.
+    """Descriptor G (N, F) of the unit spins S / |S| of torch spins (N, 3), and its local
+    Jacobian (N, F, M, 3), J[n, f, m, a] = dG_nf / dS_{neighbours[n, m], a} (through the
+    normalisation, as in llgsim.ml.network), by forward-mode differentiation.
 
     The spins of every environment are laid out side by side (row n M + m holds
     S_{neighbours[n, m]}), and a twin of ``descriptor`` reads them through the table
@@ -168,35 +169,43 @@ def environment_jacobian(descriptor, spins, chunk: int = 15):
     twin = Descriptor(descriptor.lattice, descriptor.settings)
     twin.neighbours = np.arange(n * m).reshape(n, m)
     local = spins[torch.as_tensor(descriptor.neighbours)].reshape(n * m, 3)
+
+    def of_unit_spins(s):
+        return twin(s / torch.linalg.vector_norm(s, dim=-1, keepdim=True))
+
     k = 3 * m
     tangents = (torch.eye(k, dtype=spins.dtype).reshape(k, 1, m, 3).expand(k, n, m, 3)
                 .reshape(k, n * m, 3))
     with torch.no_grad():
-        features = twin(local)
-    _, dg = torch.func.vmap(lambda t: torch.func.jvp(twin, (local,), (t,)),
+        features = of_unit_spins(local)
+    _, dg = torch.func.vmap(lambda t: torch.func.jvp(of_unit_spins, (local,), (t,)),
                             chunk_size=chunk)(tangents)
     return features, dg.permute(1, 2, 0).reshape(n, -1, m, 3).contiguous()
 
 
-def energy_and_field_from_features(model, features, jacobian, neighbours, create_graph: bool):
-    """(E, H) of the network from precomputed G (N, F) and J (N, F, M, 3):
+def energy_and_field_from_features(model, features, jacobian, neighbours, spins,
+                                   create_graph: bool):
+    """(E, H) of the network on unit spins (N, 3) from precomputed G (N, F) and J (N, F, M, 3):
 
-        E = sum_n eps(G_n),  H_i = -sum_{n, m: neighbours[n, m] = i} sum_f (d eps / d G_nf) J[n, f, m]
+        E = sum_n eps_n,  H_i = -sum_{n, m: neighbours[n, m] = i} sum_f (d eps_n / d G_nf) J[n, f, m]
+                               + h_i S_i
 
-    the same numbers as ``model.energy_and_field`` (autograd through the descriptor).
-    neighbours: (N, M) int64 torch tensor, the descriptor's site table. With ``create_graph``
-    the field stays differentiable in the network parameters.
+    (eps_n, h_n) the two network outputs of G_n: the same numbers as ``model.energy_and_field``
+    (autograd through the descriptor; the Jacobian J carries the normalisation, so the first
+    term is perpendicular to S_i). neighbours: (N, M) int64 torch tensor, the descriptor's site
+    table. With ``create_graph`` the field stays differentiable in the network parameters.
     """
     import torch
 
     g = features.detach().requires_grad_(True)
     with torch.enable_grad():
-        eps = model.mlp((g - model.feature_mean) / model.feature_std).squeeze(-1)
-        energy = eps.sum()
+        out = model.outputs_of_features(g)
+        energy = out[:, 0].sum()
         (v,) = torch.autograd.grad(energy, g, create_graph=create_graph)
     n, f, m, _ = jacobian.shape
     w = torch.einsum("nf,nfk->nk", v, jacobian.reshape(n, f, 3 * m)).reshape(n * m, 3)
-    field = -torch.zeros(n, 3, dtype=w.dtype).index_add(0, neighbours.reshape(-1), w)
+    field = out[:, 1:2] * spins - torch.zeros(n, 3, dtype=w.dtype).index_add(
+        0, neighbours.reshape(-1), w)
     return energy, field
 
 
@@ -208,7 +217,8 @@ def snapshot_loss(model, snapshot: dict, neighbours, weights: LossTable, create_
     parts    : the float squared-error sums (field, torque) and the energy error per site.
     """
     energy, field = energy_and_field_from_features(model, snapshot["features"],
-                                                   snapshot["jacobian"], neighbours, create_graph)
+                                                   snapshot["jacobian"], neighbours,
+                                                   snapshot["spins"], create_graph)
     n = len(field)
     err = field_errors(snapshot["spins"], field, snapshot["field"])
     de = (energy - snapshot["energy"]) / n
@@ -318,10 +328,12 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
                  f"{wallclock.time() - t0:.0f} s")
     if not resumed:
         mean, std = _feature_statistics(torch.cat([snapshots[k]["features"] for k in train_idx]))
-        with torch.no_grad():  # normalisation, and the mean energy per site as the offset
+        parallel = (snaps.spins[train_idx] * snaps.field[train_idx]).sum(-1).mean()
+        with torch.no_grad():  # normalisation; mean energy per site and parallel field as offsets
             model.feature_mean.copy_(torch.from_numpy(mean))
             model.feature_std.copy_(torch.from_numpy(std))
             model.mlp[-1].bias.fill_(float(snaps.energy[train_idx].mean() / lattice.n_sites))
+            model.parallel_mlp[-1].bias.fill_(float(parallel))
     progress(f"{len(train_idx)} training / {len(val_idx)} validation snapshots of "
              f"{lattice.kind} {lattice.Lx}x{lattice.Ly}, {descriptor.n_features} features, "
              f"layout {model.layout}")

@@ -40,6 +40,19 @@ def test_autograd_field_equals_finite_differences(model_path):
                                atol=TOL_FD)
 
 
+def test_parallel_field_is_the_head_output(model_path):
+    """H_i . S_i is the second network output h_i, exactly (network module docstring); with the
+    finite-difference test above this fixes the perpendicular part as the gradient of E."""
+    import torch
+
+    ml = _provider(model_path, size=10)
+    spins = random_spins(ml.lattice, 5)
+    _, field = ml.energy_and_field(spins)
+    with torch.no_grad():
+        head = ml.model.site_outputs(torch.from_numpy(spins))[:, 1].numpy()
+    np.testing.assert_allclose(np.sum(field * spins, axis=1), head, rtol=0, atol=TOL_EXACT)
+
+
 def test_chunked_evaluation_equals_one_pass(model_path, monkeypatch):
     """Evaluating the sites in chunks (large lattices) gives the one-pass energy and field."""
     from llgsim.ml import network

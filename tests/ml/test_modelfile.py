@@ -28,8 +28,9 @@ def test_round_trip_and_metadata(model_path, sd_parameters):
     layout = meta["network"]["layout"]
     assert layout[0] == meta["descriptor"]["n_features"] and layout[-1] == 1
     for k, (n_in, n_out) in enumerate(zip(layout[:-1], layout[1:])):
-        assert arrays[f"layers.{k}.weight"].shape == (n_out, n_in)
-        assert arrays[f"layers.{k}.bias"].shape == (n_out,)
+        for net in ("layers", "parallel_layers"):  # site energy and parallel-field networks
+            assert arrays[f"{net}.{k}.weight"].shape == (n_out, n_in)
+            assert arrays[f"{net}.{k}.bias"].shape == (n_out,)
     assert arrays["feature_std"].shape == (layout[0],)
     assert all(a.dtype == np.float64 for a in arrays.values())
     assert meta["content_hash"] == modelfile.content_hash(arrays, meta)

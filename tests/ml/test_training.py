@@ -83,7 +83,8 @@ def test_jacobian_field_equals_the_autograd_field():
     spins = torch.from_numpy(random_spins(lat, 4))
     features, jacobian = environment_jacobian(descriptor, spins)
     energy, field = energy_and_field_from_features(
-        model, features, jacobian, torch.as_tensor(descriptor.neighbours), create_graph=False)
+        model, features, jacobian, torch.as_tensor(descriptor.neighbours), spins,
+        create_graph=False)
     energy_ref, field_ref = model.energy_and_field(spins)
     assert abs(energy.item() - energy_ref.item()) < TOL_EXACT * abs(energy_ref.item())
     np.testing.assert_allclose(field.detach().numpy(), field_ref.numpy(), atol=TOL_EXACT)
