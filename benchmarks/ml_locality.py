@@ -31,10 +31,7 @@ from llgsim import Lattice
 from llgsim.fields.ed import ExactDiagonalization
 from llgsim.model import KondoModel
 
-try:
-    from machine import cpu_model, load_average
-except ImportError:  # run as a module from elsewhere
-    from benchmarks.machine import cpu_model, load_average
+from machine import cpu_model, load_average  # benchmarks/machine.py
 
 
 def minimum_image_distance(lattice: Lattice, centre: int) -> np.ndarray:
