@@ -180,14 +180,14 @@ def chiral_ordering(root: Path) -> dict | None:
     ax.legend(fontsize=8)
     with Trajectory(paths[-1]) as traj:
         lattice = run_lattice(traj)
-        _, t_last, spins = list(traj.frames())[-1]
+        _, t_last, spins = traj.frame(traj.n_frames - 1)
     up = chirality(spins, lattice.triangles())[:lattice.n_sites]  # up triangle of every cell
     xy = lattice.positions()
     sc = ax_map.scatter(xy[:, 0], xy[:, 1], c=up, cmap="RdBu", vmin=-TETRAHEDRAL_CHIRALITY,
                         vmax=TETRAHEDRAL_CHIRALITY, s=6, marker="h")
     ax_map.set_aspect("equal")
     ax_map.set_axis_off()
-    ax_map.set_title(f"chirality of up triangles, ML {size_of(paths[-1])}, t = {t_last:g}",
+    ax_map.set_title(f"chirality of up triangles, ML {lattice.Lx}x{lattice.Ly}, t = {t_last:g}",
                      fontsize=9)
     fig.colorbar(sc, ax=ax_map, shrink=0.8)
     fig.tight_layout()

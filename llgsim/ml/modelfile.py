@@ -9,8 +9,9 @@ One file holds everything needed to rebuild and audit a model (conventions.md, "
 * header metadata key ``"llgsim"``: a JSON object with the keys of :data:`REQUIRED_KEYS`:
   ``format_version``; ``lattice_kind``; ``descriptor`` (``settings``, ``n_features`` and the
   ``fingerprint`` of its index tables); ``network`` (``layout`` [F, h_1, ..., 1] of both
-  networks, ``activation`` and ``heads``); ``model_parameters`` (the s-d parameters of the training data);
-  ``normalization`` (names of the mean/std tensors); ``training_data_hash``; ``metrics``; and
+  networks, ``activation`` and ``heads``); ``model_parameters`` (the s-d parameters of the
+  training data); ``normalization`` (names of the mean/std tensors); ``training_data_hash``;
+  ``metrics``; and
   ``content_hash``: sha256 over every tensor (name, dtype, shape, bytes, in name order) and the
   canonical JSON of the metadata without ``content_hash``.
 

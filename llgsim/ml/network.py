@@ -37,6 +37,8 @@ from . import modelfile
 ACTIVATIONS = {"silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
 #: the two networks (module docstring), as named in model files
 HEADS = ("site_energy", "parallel_field")
+#: (module attribute, tensor-name prefix in model files) of the two networks
+_NETWORKS = (("mlp", "layers"), ("parallel_mlp", "parallel_layers"))
 #: sites per chunk of the field evaluation (toolchain.md: ~10^4 rows keep an MLP pass in cache)
 CHUNK_SITES = 16384
 
@@ -130,8 +132,9 @@ class BehlerParrinello(torch.nn.Module):
     def arrays(self) -> dict:
         """Weights and normalisation as float64 numpy arrays, named as in model files."""
         out = {"feature_mean": self.feature_mean, "feature_std": self.feature_std}
-        for prefix, net in (("layers", self.mlp), ("parallel_layers", self.parallel_mlp)):
-            for k, layer in enumerate(m for m in net if isinstance(m, torch.nn.Linear)):
+        for attribute, prefix in _NETWORKS:
+            linear = (m for m in getattr(self, attribute) if isinstance(m, torch.nn.Linear))
+            for k, layer in enumerate(linear):
                 out[f"{prefix}.{k}.weight"] = layer.weight
                 out[f"{prefix}.{k}.bias"] = layer.bias
         return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in out.items()}
@@ -171,7 +174,7 @@ class BehlerParrinello(torch.nn.Module):
         model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
                     feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])
         state = {f"{net}.{2 * k}.{part}": torch.from_numpy(arrays[f"{prefix}.{k}.{part}"])
-                 for net, prefix in (("mlp", "layers"), ("parallel_mlp", "parallel_layers"))
+                 for net, prefix in _NETWORKS
                  for k in range(len(layout) - 1) for part in ("weight", "bias")}
         state["feature_mean"] = torch.from_numpy(arrays["feature_mean"])
         state["feature_std"] = torch.from_numpy(arrays["feature_std"])
