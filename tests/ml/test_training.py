@@ -11,7 +11,7 @@ from llgsim.ml.dataset import dataset_hash, generate_dataset
 from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
 from llgsim.ml.training import (LossTable, energy_and_field_from_features,
-                                environment_jacobian, keep_training, parse_train_config,
+                                environment_jacobian, keep_training, tangent_frames, parse_train_config,
                                 snapshot_loss, split_snapshots, train_model)
 from llgsim.states import random_spins
 
@@ -76,14 +76,24 @@ def write_train_config(tmp_path, dataset, epochs):
     return path
 
 
+def test_tangent_frames_are_orthonormal_and_perpendicular():
+    random = torch.from_numpy(random_spins(Lattice.square(4), 1))
+    spins = 1.7 * torch.cat([torch.eye(3), -torch.eye(3), random])  # frames follow S / |S|
+    e = tangent_frames(spins)
+    u = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
+    basis = torch.cat([e, u[:, None]], dim=1)  # (n, 3, 3): rows e1, e2, u
+    np.testing.assert_allclose(torch.einsum("nka,nla->nkl", basis, basis).numpy(),
+                               np.broadcast_to(np.eye(3), (len(spins), 3, 3)), atol=TOL_EXACT)
+
+
 def test_jacobian_field_equals_the_autograd_field():
     lat = Lattice.triangular(8)
     descriptor = Descriptor(lat)
     model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
     spins = torch.from_numpy(random_spins(lat, 4))
-    features, jacobian = environment_jacobian(descriptor, spins)
+    features, jacobian, frames = environment_jacobian(descriptor, spins)
     energy, field = energy_and_field_from_features(
-        model, features, jacobian, torch.as_tensor(descriptor.neighbours), spins,
+        model, features, jacobian, frames, torch.as_tensor(descriptor.neighbours), spins,
         create_graph=False)
     energy_ref, field_ref = model.energy_and_field(spins)
     assert abs(energy.item() - energy_ref.item()) < TOL_EXACT * abs(energy_ref.item())
@@ -99,8 +109,9 @@ def test_loss_matches_a_numpy_computation():
     field_ref = rng.normal(size=(36, 3))
     energy_ref = -200.0
     w = LossTable(w_field=0.7, w_torque=2.0, w_energy=0.3)
-    features, jacobian = environment_jacobian(descriptor, torch.from_numpy(spins))
-    snapshot = {"features": features, "jacobian": jacobian, "spins": torch.from_numpy(spins),
+    features, jacobian, frames = environment_jacobian(descriptor, torch.from_numpy(spins))
+    snapshot = {"features": features, "jacobian": jacobian, "frames": frames,
+                "spins": torch.from_numpy(spins),
                 "field": torch.from_numpy(field_ref),
                 "energy": torch.tensor(energy_ref, dtype=torch.float64)}
     loss, parts = snapshot_loss(model, snapshot, torch.as_tensor(descriptor.neighbours), w, False)
