@@ -1,10 +1,12 @@
 """Locality floor of any local force field, measured with ED on quench snapshots.
 
     python benchmarks/ml_locality.py DATASET --seeds A B [--radii 2.3 3.1 ...] [--trials 6]
+    python benchmarks/ml_locality.py DATASET --files A.h5 B.h5 ...
+    python benchmarks/ml_locality.py DATASET --files A.h5 B.h5 --mu -5.18 ...   # fixed mu
 
 A local model sees the spins within some range R of a site and nothing else. Take two
-ED-labelled quench snapshots at the same time t from different trajectories (seeds A and B of a
-dataset written by ``llgsim generate``), build the hybrid T = A within distance R of a random
+ED-labelled snapshots at the same time t from different trajectories (quench seeds A and B, or
+the frames of trajectory files A and B, of a dataset written by ``llgsim generate``), build the hybrid T = A within distance R of a random
 centre c and B outside, and label T by ED. At the sites within one lattice constant of c, A and
 T look the same to a model of range R, so it predicts the same field for both, while ED gives
 
@@ -15,7 +17,9 @@ RMSE >= rms(dH) / sqrt 2 when the two errors are uncorrelated: the floor under e
 local model of range R on such configurations. The table prints rms(dH) / sqrt 2 beside the
 RMS of H_perp. At T = 0 and fixed filling the finite system's electrons near the Fermi level
 (the doped holes in double exchange) are spread over the whole lattice, which makes both parts
-of the field depend on far spins (docs/training.md, "Locality").
+of the field depend on far spins (docs/training.md, "Locality"). With ``--mu`` both A and the
+hybrid are relabelled by ED at that fixed chemical potential instead of the dataset's filling:
+the same test without the global electron-number constraint of a small lattice.
 """
 
 from __future__ import annotations
@@ -55,36 +59,48 @@ def split_field(spins: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, np.nd
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset")
-    ap.add_argument("--seeds", type=int, nargs=2, required=True)
+    which = ap.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seeds", type=int, nargs=2, help="two [[quench]] seeds")
+    which.add_argument("--files", nargs=2, help="two [[frames]] trajectory paths, as stored")
     ap.add_argument("--radii", type=float, nargs="+", default=[2.3, 3.1, 4.1, 5.1, 6.1])
     ap.add_argument("--times", type=int, default=4, help="common times, spread evenly")
     ap.add_argument("--trials", type=int, default=6, help="random centres per time and radius")
+    ap.add_argument("--mu", type=float, help="label at this fixed chemical potential instead")
     args = ap.parse_args()
     with h5py.File(args.dataset, "r") as h:
         lat_d, mod = json.loads(h.attrs["lattice"]), json.loads(h.attrs["model"])
         spins, field = h["spins"][:], h["field"][:]
         seed, time = h["source/seed"][:], h["source/time"][:]
         kind = h["source/kind"][:].astype(str)
+        source_file = h["source/file"][:].astype(str)
     lattice = Lattice.from_kind(lat_d["kind"], lat_d["Lx"], lat_d["Ly"])
+    electrons = {"filling": mod["filling"]} if args.mu is None else {"mu": args.mu}
     ed = ExactDiagonalization(KondoModel(lattice, tuple(mod["hopping"]), J=mod["J"],
-                                         filling=mod["filling"], kT=mod["kT"]))
-    a, b = args.seeds
-    quench = kind == "quench"
-    common = sorted(set(time[quench & (seed == a)]) & set(time[quench & (seed == b)]))
+                                         kT=mod["kT"], **electrons))
+    a, b = args.seeds or args.files
+
+    def trajectory(label):
+        """(S,) mask of the snapshots of one trajectory: a quench seed or a frames file."""
+        if args.seeds:
+            return (kind == "quench") & (seed == label)
+        return (kind == "frame") & (source_file == label)
+
+    common = sorted(set(time[trajectory(a)]) & set(time[trajectory(b)]))
     if not common:
-        raise SystemExit(f"no common quench times of seeds {a} and {b} in {args.dataset}")
+        raise SystemExit(f"no common times of trajectories {a} and {b} in {args.dataset}")
     picks = [common[k] for k in np.unique(np.linspace(0, len(common) - 1, args.times).astype(int))]
     rng = np.random.default_rng(0)
     print(f"# locality floor: {args.dataset}, {lattice.kind} {lattice.Lx}x{lattice.Ly}, "
-          f"J = {mod['J']}, f = {mod['filling']}, seeds {a} (inside) / {b} (outside), "
+          f"J = {mod['J']}, {electrons}, {a} (inside) / {b} (outside), "
           f"{args.trials} centres per entry")
     print(f"# {cpu_model()}, load {load_average()}, {datetime.date.today()}")
     print("| t | RMS H_perp | " + " | ".join(f"R = {r}: perp / par" for r in args.radii) + " |")
     print("|---" * (2 + len(args.radii)) + "|")
     for t in picks:
-        ia = np.flatnonzero(quench & (seed == a) & (time == t))[0]
-        ib = np.flatnonzero(quench & (seed == b) & (time == t))[0]
-        perp_a, par_a = split_field(spins[ia], field[ia])
+        ia = np.flatnonzero(trajectory(a) & (time == t))[0]
+        ib = np.flatnonzero(trajectory(b) & (time == t))[0]
+        label_a = field[ia] if args.mu is None else ed.energy_and_field(spins[ia])[1]
+        perp_a, par_a = split_field(spins[ia], label_a)
         cells = []
         for radius in args.radii:
             d_perp, d_par = [], []
