@@ -7,7 +7,8 @@ ML- and ED-driven runs. It prints
 
 1. accuracy tables (llgsim.ml.evaluation): full-field RMSE, perpendicular-field RMSE, RMS of the
    perpendicular ED field and their ratio, energy RMSE per site, per model and held-out dataset,
-   and writes the parity plots to docs/figures/;
+   and writes the parity plots to docs/figures/; the same figures for de-square on the two
+   external ZC21 snapshots in tests/data/zc21_de30;
 2. dynamics fidelity on double exchange: nearest-neighbour <S_i . S_j>_nn(t) of the ML-driven
    and the ED-driven run from the same random start (T = 0, alpha = 0.5): 30 x 30 (dt = 0.01)
    and 20 x 20 (dt = 0.05), at every common frame, and the largest deviation; plot
@@ -36,7 +37,7 @@ from llgsim import Lattice
 from llgsim.analysis.observables import chirality, nearest_neighbour_correlation
 from llgsim.io import Trajectory
 from llgsim.ml.dataset import read_dataset
-from llgsim.ml.evaluation import evaluate_model, format_evaluation
+from llgsim.ml.evaluation import evaluate_model, field_metrics, format_evaluation, predict
 from llgsim.ml.pretrained import path_of
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
@@ -49,8 +50,13 @@ ACCURACY = [
     ("de-square", "out/ml/heldout/de-square-random-perturbed.h5", "de_square_parity_random_perturbed.png"),
     ("de-square", "out/ml/heldout/de-square-60x60.h5", "de_square_parity_60x60.png"),
     ("de-square", "out/ml/heldout/de-square-20x20.h5", "de_square_parity_20x20_ed_quench.png"),
+    ("de-square", "out/ml/heldout/de-square-late.h5", "de_square_parity_late.png"),
     ("sd-triangular", "out/ml/heldout/sd-triangular-quench.h5", "sd_triangular_parity_quench.png"),
+    ("sd-triangular", "out/ml/heldout/sd-triangular-late.h5", "sd_triangular_parity_late.png"),
 ]
+#: external 30 x 30 DE snapshots of the ZC21 authors (tests/data/zc21_de30/README.md): a late
+#: ED-labelled quench configuration and a random one with KPM labels (~5e-3 from ED)
+EXTERNAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "zc21_de30"
 #: (name, ML-driven run, ED-driven run or (ED dataset, quench seed)) from the same random start
 DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5"),
             ("20x20, dt = 0.05", "out/ml/fidelity/de20-ml.h5",
@@ -95,6 +101,22 @@ def accuracy_tables(root: Path) -> list[dict]:
         print(format_evaluation(result).replace(str(path_of(name)), name))
         rows.append({"model": name, "dataset": dataset, **{k: v for k, v in result.items()
                                                             if k not in ("model", "dataset")}})
+    return rows
+
+
+def external_snapshots() -> list[dict]:
+    """de-square on the ZC21 snapshots (never trained on): rows of llgsim.ml.evaluation figures."""
+    rows = []
+    for name in ("quench_c20000", "random_c2"):
+        data = np.loadtxt(EXTERNAL / f"{name}.dat")  # x, y, density, S (3), H (3)
+        data = data[np.argsort(data[:, 0] + 30 * data[:, 1])]
+        spins, field = data[None, :, 3:6], data[None, :, 6:9]
+        _, pred = predict(path_of("de-square"), spins, Lattice.square(30))
+        result = {"snapshot": name, **field_metrics(spins, field, pred)}
+        print(f"de-square on ZC21 {name}: rmse H {result['rmse_field']:.3g}  rmse H_perp "
+              f"{result['rmse_perp']:.3g}  rms H_perp {result['rms_perp']:.3g}  ratio "
+              f"{result['ratio_perp']:.3f}")
+        rows.append(result)
     return rows
 
 
@@ -205,7 +227,8 @@ def main(argv=None) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} "
           f"CPUs, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    results = {"accuracy": accuracy_tables(args.root), "dynamics": dynamics_fidelity(args.root),
+    results = {"accuracy": accuracy_tables(args.root), "external": external_snapshots(),
+               "dynamics": dynamics_fidelity(args.root),
                "chirality": chiral_ordering(args.root)}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
