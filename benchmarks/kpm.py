@@ -32,6 +32,7 @@ from numba import njit, prange
 
 from llgsim.fields import KPM, ExactDiagonalization
 from llgsim.fields import kpm as K
+from llgsim.external import read_zc21_snapshot
 from llgsim.kernels import kpm as kernels
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
@@ -66,14 +67,6 @@ def field_errors(field, reference, spins):
             float(np.sqrt(np.mean(np.sum(perp ** 2, axis=1)))))
 
 
-def load_snapshot(name: str):
-    """Spins (N, 3) and labelled field (N, 3) of a 30x30 ZC21 snapshot, in site order."""
-    data = np.loadtxt(SNAPSHOT / f"{name}.dat")
-    order = np.argsort(data[:, 0] + 30 * data[:, 1])
-    spins = data[order, 3:6]
-    return spins / np.linalg.norm(spins, axis=1, keepdims=True), data[order, 6:9]
-
-
 # ---------------------------------------------------------------------- (a)
 def accuracy_table(L: int, settings, spins=None, label="random spins") -> None:
     model = de_model(L)
@@ -100,7 +93,7 @@ def part_a() -> None:
     accuracy_table(30, [(250, 10), (500, 10), (1000, 10), (2000, 10), (1000, 2), (1000, 5),
                         (1000, 15)])
     if SNAPSHOT.exists():
-        spins, label = load_snapshot("quench_c20000")
+        spins, label = read_zc21_snapshot(SNAPSHOT / "quench_c20000.dat")[:2]
         accuracy_table(30, [(500, 10), (1000, 10), (2000, 10)], spins,
                        "ZC21 snapshot quench_c20000 (errors vs our ED)")
         sol = KPM(de_model(30), order=2000, colors=10, seed=1).solve(spins)

@@ -35,6 +35,7 @@ import numpy as np
 
 from llgsim import Lattice
 from llgsim.analysis.observables import chirality, nearest_neighbour_correlation
+from llgsim.external import read_zc21_snapshot
 from llgsim.io import Trajectory
 from llgsim.ml.dataset import read_dataset
 from llgsim.ml.evaluation import evaluate_model, field_metrics, format_evaluation, predict
@@ -108,9 +109,8 @@ def external_snapshots() -> list[dict]:
     """de-square on the ZC21 snapshots (never trained on): rows of llgsim.ml.evaluation figures."""
     rows = []
     for name in ("quench_c20000", "random_c2"):
-        data = np.loadtxt(EXTERNAL / f"{name}.dat")  # x, y, density, S (3), H (3)
-        data = data[np.argsort(data[:, 0] + 30 * data[:, 1])]
-        spins, field = data[None, :, 3:6], data[None, :, 6:9]
+        spins, field, _ = read_zc21_snapshot(EXTERNAL / f"{name}.dat")
+        spins, field = spins[None], field[None]
         _, pred = predict(path_of("de-square"), spins, Lattice.square(30))
         result = {"snapshot": name, **field_metrics(spins, field, pred)}
         print(f"de-square on ZC21 {name}: rmse H {result['rmse_field']:.3g}  rmse H_perp "

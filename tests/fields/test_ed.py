@@ -13,6 +13,7 @@ from scipy.special import expit
 
 from llgsim import states
 from llgsim.errors import InputError
+from llgsim.external import read_zc21_snapshot
 from llgsim.fields.ed import ExactDiagonalization, dense_memory_gb
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
@@ -272,13 +273,6 @@ def test_densities_add_up_to_the_electron_number(settings):
 
 
 # ---------------------------------------------------------------- check 6b: external data
-def load_snapshot(name):
-    """(spins, field, density per site) of a 30 x 30 ZC21 snapshot, rows sorted to site order."""
-    rows = np.loadtxt(DATA / f"{name}.dat")
-    rows = rows[np.argsort(rows[:, 0] + 30 * rows[:, 1])]
-    return rows[:, 3:6], rows[:, 6:9], 2 * rows[:, 2]  # density column is (n_up + n_down) / 2
-
-
 @pytest.fixture(scope="module")
 def zc21_solver():
     return solver(Lattice.square(30), J=6.0, filling=873 / 1800)
@@ -289,14 +283,14 @@ def rms(x):
 
 
 def test_zc21_quench_snapshot(zc21_solver):
-    spins, field, density = load_snapshot("quench_c20000")
+    spins, field, density = read_zc21_snapshot(DATA / "quench_c20000.dat")
     sol = zc21_solver.solve(spins)
     assert rms(sol.field - field) < TOL_QUENCH_FIELD
     assert rms(sol.density - density) < TOL_QUENCH_DENSITY
 
 
 def test_zc21_random_snapshot(zc21_solver):
-    spins, field, _ = load_snapshot("random_c2")
+    spins, field, _ = read_zc21_snapshot(DATA / "random_c2.dat")
     assert rms(zc21_solver.energy_and_field(spins)[1] - field) < TOL_RANDOM_FIELD
 
 

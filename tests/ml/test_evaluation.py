@@ -1,13 +1,18 @@
-"""Evaluation figures against explicit numpy loops; evaluate_model on a tiny dataset."""
+"""Evaluation figures against explicit numpy loops; evaluate_model on a tiny dataset; the
+shipped de-square model against external labels."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from llgsim import Lattice
 from llgsim.errors import InputError
+from llgsim.external import read_zc21_snapshot
 from llgsim.fields.ml import MLField
 from llgsim.ml.dataset import generate_dataset, read_dataset
-from llgsim.ml.evaluation import evaluate_model, field_metrics, format_evaluation
+from llgsim.ml.evaluation import evaluate_model, field_metrics, format_evaluation, predict
+from llgsim.ml.pretrained import path_of
 
 
 
@@ -85,3 +90,21 @@ def test_evaluate_refuses_other_model_parameters(tmp_path, sd_parameters):
     model = write_random_model(tmp_path / "m.safetensors", sd_parameters)
     with pytest.raises(InputError, match="dataset"):
         evaluate_model(model, tmp_path / "data.h5")
+
+
+# The ZC21 authors' 30 x 30 DE snapshots (tests/data/zc21_de30), never trained on. Bounds on the
+# perpendicular ratio RMSE / RMS of the shipped model: measured 0.48 on the late quench snapshot,
+# where the locality floor of 30 x 30 fixed-filling labels is 0.35-0.5 (docs/training.md) and
+# the model shipped before the late-time training scored 0.73; measured 0.27 on the random one
+# (labels ~5e-3 from ED, far below the RMSE 0.027), like every early-time held-out set
+# (0.25-0.27). The bounds leave room for retraining noise and catch a model that lost either
+# regime (a model that predicts no perpendicular field scores 1).
+ZC21_RATIO_BOUND = {"quench_c20000": 0.6, "random_c2": 0.35}
+
+
+@pytest.mark.parametrize("name", sorted(ZC21_RATIO_BOUND))
+def test_shipped_de_square_on_external_zc21_snapshots(name):
+    spins, field, _ = read_zc21_snapshot(Path(__file__).resolve().parents[1] / "data"
+                                         / "zc21_de30" / f"{name}.dat")
+    _, pred = predict(path_of("de-square"), spins[None], Lattice.square(30))
+    assert field_metrics(spins[None], field[None], pred)["ratio_perp"] < ZC21_RATIO_BOUND[name]
