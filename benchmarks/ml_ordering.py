@@ -25,6 +25,7 @@ from llgsim.dynamics import sib_step
 from llgsim.fields.ed import ExactDiagonalization
 from llgsim.fields.ml import MLField
 from llgsim.model import KondoModel
+from llgsim.simulation import Observer, RunState, integrate
 from llgsim.states import random_spins
 
 from machine import cpu_model, load_average  # benchmarks/machine.py
@@ -33,16 +34,25 @@ TETRAHEDRAL = 4 / (3 * np.sqrt(3))
 RECORD_EVERY = 10  # steps between recorded chiralities
 
 
+class ChiralityRecorder(Observer):
+    """Mean |chirality| per triangle of every RECORD_EVERY-th configuration of a run."""
+
+    def __init__(self, lattice):
+        self.triangles, self.times, self.values = lattice.triangles(), [], []
+
+    def on_sample(self, sample):
+        if sample.step % RECORD_EVERY == 0:
+            self.times.append(sample.time)
+            self.values.append(np.abs(chirality(sample.spins, self.triangles)).mean())
+
+
 def quench(provider, spins, lattice, steps: int, dt: float):
     """(times (K,), mean |chi| (K,), final spins (N, 3)) of a T = 0, alpha = 0.5 SIB quench."""
-    times, chis = [], []
-    for step in range(steps + 1):
-        if step % RECORD_EVERY == 0:
-            times.append(step * dt)
-            chis.append(np.abs(chirality(spins, lattice.triangles())).mean())
-        if step < steps:
-            spins = sib_step(spins, provider, dt, 0.5, 0.0, None).spins
-    return np.array(times), np.array(chis), spins
+    recorder = ChiralityRecorder(lattice)
+    final = integrate(RunState(spins, 0, 0.0, np.random.default_rng(0)), provider, sib_step,
+                      dt=dt, alpha=0.5, schedule=lambda t: 0.0, backend="cpu",
+                      total_steps=steps, observers=[recorder])
+    return np.array(recorder.times), np.array(recorder.values), final.spins
 
 
 def majority_share(spins, lattice) -> float:
