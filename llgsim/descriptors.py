@@ -11,8 +11,9 @@ Construction (the "reference irreducible representation" method of REV25, arXiv:
 physics.md section 3; docs/descriptor.md):
 
 1. Rotation invariants around i, listed on integer cell offsets (index 0 = the centre):
-   bond products b_jk = S_j . S_k for the centre with every neighbour and for every pair of
-   neighbours within the first ``n_pair_shells`` shells (time-reversal even), and scalar
+   bond products b_jk = S_j . S_k for the centre with every neighbour, for every pair of
+   neighbours within the first ``n_pair_shells`` shells and for every two sites seen at a
+   separation within the first ``n_bond_shells`` shells (time-reversal even), and scalar
    chiralities chi_abc = S_a . (S_b x S_c) of every elementary triangle inside the cutoff,
    vertices counter-clockwise (time-reversal odd).
 2. The point group permutes these invariants in orbits; a mirror reverses a triangle's
@@ -66,20 +67,26 @@ class DescriptorSettings:
     eps           : regularisation of the reference norm in the phase features (dimensionless,
                     bond products and chiralities are O(1)); keeps gradients bounded in uniform
                     states, where every non-A1 component vanishes.
+    n_bond_shells : bond products S_j . S_k are also taken for every two sites seen whose
+                    separation lies in the first ``n_bond_shells`` shells (1: every
+                    nearest-neighbour bond inside the cutoff); 0 adds none.
     """
 
     n_shells: int
     n_pair_shells: int
     eps: float = 0.1
+    n_bond_shells: int = 0
 
     def __post_init__(self):
-        n, p, eps = self.n_shells, self.n_pair_shells, self.eps
+        n, p, eps, b = self.n_shells, self.n_pair_shells, self.eps, self.n_bond_shells
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InputError("descriptor.n_shells", n, "a positive integer")
         if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= n:
             raise InputError("descriptor.n_pair_shells", p, f"an integer in [0, n_shells = {n}]")
         if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
             raise InputError("descriptor.eps", eps, "a finite float > 0")
+        if isinstance(b, bool) or not isinstance(b, int) or b < 0:
+            raise InputError("descriptor.n_bond_shells", b, "an integer >= 0")
 
     @classmethod
     def default(cls, kind: str) -> "DescriptorSettings":
@@ -96,9 +103,11 @@ class DescriptorSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "DescriptorSettings":
         keys = {"n_shells", "n_pair_shells", "eps"}
-        if not isinstance(data, dict) or set(data) != keys:
-            raise InputError("descriptor settings", data, f"a mapping with keys {sorted(keys)}")
-        return cls(int(data["n_shells"]), int(data["n_pair_shells"]), float(data["eps"]))
+        if not isinstance(data, dict) or not keys <= set(data) <= keys | {"n_bond_shells"}:
+            raise InputError("descriptor settings", data,
+                             f"a mapping with keys {sorted(keys)} and optionally n_bond_shells")
+        return cls(int(data["n_shells"]), int(data["n_pair_shells"]), float(data["eps"]),
+                   int(data.get("n_bond_shells", 0)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,6 +309,18 @@ def _elementary_triangles(lat: Lattice, offsets) -> list[tuple]:
     return sorted(out)
 
 
+def _short_bonds(lat: Lattice, offsets, n_bond_shells: int) -> list[tuple]:
+    """Pairs (sorted) of non-centre offsets whose separation lies in the first
+    ``n_bond_shells`` neighbour shells: every nearest-neighbour bond (and further bonds) among
+    the sites seen, the hoppings the electrons feel."""
+    if n_bond_shells == 0:
+        return []
+    steps = {tuple(int(c) for c in o) for s in lat.neighbour_shells(n_bond_shells)
+             for o in s.offsets}
+    return [tuple(sorted((a, b))) for a, b in itertools.combinations(offsets[1:], 2)
+            if (b[0] - a[0], b[1] - a[1]) in steps]
+
+
 # ---------------------------------------------------------------------------- tables
 def build_tables(lattice_kind: str, settings: DescriptorSettings) -> DescriptorTables:
     """All index tables of the descriptor for a lattice kind and settings (numpy only)."""
@@ -310,6 +331,7 @@ def build_tables(lattice_kind: str, settings: DescriptorSettings) -> DescriptorT
     centre = offsets[0]
     pairs = [tuple(sorted((centre, o))) for o in offsets[1:]]
     pairs += [tuple(sorted(p)) for p in itertools.combinations(offsets[1:n_inner], 2)]
+    pairs += [p for p in _short_bonds(lat, offsets, settings.n_bond_shells) if p not in pairs]
     triangles = _elementary_triangles(lat, offsets)
     act = _Action(lat.point_group)
     irreps = irreducible_representations(lattice_kind)

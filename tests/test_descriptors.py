@@ -34,10 +34,18 @@ def descriptor_of(d, spins):
     return d(torch.from_numpy(np.ascontiguousarray(spins))).numpy()
 
 
-@pytest.fixture(scope="module", params=KINDS)
+# the defaults, and the settings of the shipped models (bond products of every
+# nearest-neighbour bond inside the cutoff)
+SETTINGS = [("square", None), ("triangular", None),
+            ("square", DescriptorSettings(5, 2, n_bond_shells=1)),
+            ("triangular", DescriptorSettings(4, 3, n_bond_shells=1))]
+
+
+@pytest.fixture(scope="module", params=SETTINGS, ids=lambda p: f"{p[0]}-{p[1]}")
 def setup(request):
-    lattice = Lattice.from_kind(request.param, L)
-    return lattice, Descriptor(lattice)
+    kind, settings = request.param
+    lattice = Lattice.from_kind(kind, L)
+    return lattice, Descriptor(lattice, settings)
 
 
 # ---------------------------------------------------------------------------- group theory
@@ -102,6 +110,28 @@ def test_tables_are_consistent(kind):
 def test_default_feature_count(kind, n_features):
     """The counts docs/descriptor.md states."""
     assert Descriptor(Lattice.from_kind(kind, L)).n_features == n_features
+
+
+@pytest.mark.parametrize("kind, settings, n_bonds", [
+    ("square", DescriptorSettings(5, 0, n_bond_shells=1), 40),       # 5 x 5 box: 2 x 5 x 4
+    ("square", DescriptorSettings(5, 0, n_bond_shells=2), 40 + 32),  # and 2 x 4 x 4 diagonals
+    ("triangular", DescriptorSettings(4, 0, n_bond_shells=1), None)])
+def test_bond_shells_add_every_short_bond(kind, settings, n_bonds):
+    """With n_pair_shells = 0 the pairs are the centre bonds and, from n_bond_shells, every
+    two seen sites at a separation of the first n_bond_shells shells: recounted here from
+    Cartesian distances of the offsets (triangular: all unit distances, counted here)."""
+    lattice = Lattice.from_kind(kind, L)
+    t = Descriptor(lattice, settings).tables
+    pos = t.offsets @ lattice.vectors
+    dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    shell_radii = sorted({round(float(r), 6) for r in dist[0, 1:]})[:settings.n_bond_shells]
+    short = {(a, b) for a in range(len(pos)) for b in range(a + 1, len(pos))
+             if round(float(dist[a, b]), 6) in shell_radii}
+    if n_bonds is not None:
+        assert len(short) == n_bonds
+    centre = {(0, b) for b in range(1, len(pos))}
+    assert {tuple(sorted(p)) for p in t.pairs.tolist()} == centre | short
+    assert len(t.pairs) == len(centre | short)
 
 
 # ---------------------------------------------------------------------------- invariance
@@ -288,7 +318,8 @@ def test_lattice_smaller_than_cutoff_is_refused(kind, too_small, large_enough):
     assert len(np.unique(d.neighbours[0])) == len(d.tables.offsets)
 
 
-@pytest.mark.parametrize("args", [(0, 0), (2, 3), (3, 1, 0.0), (3, 1, float("nan")), (2.5, 1)])
+@pytest.mark.parametrize("args", [(0, 0), (2, 3), (3, 1, 0.0), (3, 1, float("nan")), (2.5, 1),
+                                  (3, 1, 0.1, -1), (3, 1, 0.1, 1.5)])
 def test_bad_settings_are_refused(args):
     with pytest.raises(InputError, match="descriptor"):
         DescriptorSettings(*args)
@@ -297,7 +328,9 @@ def test_bad_settings_are_refused(args):
 
 
 def test_settings_round_trip():
-    s = DescriptorSettings(4, 1, eps=0.05)
+    s = DescriptorSettings(4, 1, eps=0.05, n_bond_shells=2)
     assert DescriptorSettings.from_dict(s.to_dict()) == s
+    old = {"n_shells": 4, "n_pair_shells": 1, "eps": 0.05}  # model files before n_bond_shells
+    assert DescriptorSettings.from_dict(old) == DescriptorSettings(4, 1, eps=0.05)
     with pytest.raises(InputError):
         DescriptorSettings.from_dict({"n_shells": 3})

@@ -59,6 +59,7 @@ class DescriptorTable(_Table):
     n_shells: PositiveInt
     n_pair_shells: NonNegativeInt
     eps: PositiveFloat = 0.1
+    n_bond_shells: NonNegativeInt = 0
 
 
 class NetworkTable(_Table):
