@@ -93,13 +93,15 @@ def test_evaluate_refuses_other_model_parameters(tmp_path, sd_parameters):
 
 
 # The ZC21 authors' 30 x 30 DE snapshots (tests/data/zc21_de30), never trained on. Bounds on the
-# perpendicular ratio RMSE / RMS of the shipped model: measured 0.48 on the late quench snapshot,
-# where the locality floor of 30 x 30 fixed-filling labels is 0.35-0.5 (docs/training.md) and
-# the model shipped before the late-time training scored 0.73; measured 0.27 on the random one
-# (labels ~5e-3 from ED, far below the RMSE 0.027), like every early-time held-out set
-# (0.25-0.27). The bounds leave room for retraining noise and catch a model that lost either
-# regime (a model that predicts no perpendicular field scores 1).
-ZC21_RATIO_BOUND = {"quench_c20000": 0.6, "random_c2": 0.35}
+# perpendicular ratio RMSE / RMS of the shipped model: measured 0.30 on the late quench snapshot,
+# where the locality floor of 30 x 30 fixed-filling labels is 0.35-0.5 at the model's field range
+# (docs/training.md; the snapshot is one configuration, so it can fall below that average), the
+# model before the nearest-neighbour bond features scored 0.48 and the one before the late-time
+# training 0.73; measured 0.24 on the random one (labels ~5e-3 from ED, far below the RMSE
+# 0.023), like every early-time held-out set (0.22-0.25). The bounds leave room for retraining
+# noise (the late figure moved by ~0.02 between equivalent rounds) and catch a model that lost
+# either regime (a model that predicts no perpendicular field scores 1).
+ZC21_RATIO_BOUND = {"quench_c20000": 0.45, "random_c2": 0.3}
 
 
 @pytest.mark.parametrize("name", sorted(ZC21_RATIO_BOUND))
