@@ -106,10 +106,13 @@ def test_tables_are_consistent(kind):
     assert len(t.labels) == len(t.a1_index) + len(t.block_index) + len(t.phase_blocks)
 
 
-@pytest.mark.parametrize("kind, n_features", [("square", 165), ("triangular", 171)])
-def test_default_feature_count(kind, n_features):
+@pytest.mark.parametrize("kind, settings, n_features", [
+    ("square", None, 165), ("triangular", None, 171),
+    ("square", DescriptorSettings(5, 2, n_bond_shells=1), 203),  # de-square
+    ("triangular", DescriptorSettings(4, 3), 277)])               # sd-triangular
+def test_feature_count(kind, settings, n_features):
     """The counts docs/descriptor.md states."""
-    assert Descriptor(Lattice.from_kind(kind, L)).n_features == n_features
+    assert Descriptor(Lattice.from_kind(kind, L), settings).n_features == n_features
 
 
 @pytest.mark.parametrize("kind, settings, n_bonds", [
