@@ -6,8 +6,8 @@
 
 A local model sees the spins within some range R of a site and nothing else. Take two
 ED-labelled snapshots at the same time t from different trajectories (quench seeds A and B, or
-the frames of trajectory files A and B, of a dataset written by ``llgsim generate``), build the hybrid T = A within distance R of a random
-centre c and B outside, and label T by ED. At the sites within one lattice constant of c, A and
+the frames of trajectory files A and B, of a dataset written by ``llgsim generate``), build the
+hybrid T = A within distance R of a random centre c and B outside, and label T by ED. At the sites within one lattice constant of c, A and
 T look the same to a model of range R, so it predicts the same field for both, while ED gives
 
     dH_perp = |H_perp(T) - H_perp(A)|,   dH_par = |H(T) . S - H(A) . S|

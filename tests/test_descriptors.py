@@ -34,8 +34,8 @@ def descriptor_of(d, spins):
     return d(torch.from_numpy(np.ascontiguousarray(spins))).numpy()
 
 
-# the defaults, and the settings of the shipped models (bond products of every
-# nearest-neighbour bond inside the cutoff)
+# the defaults, de-square's settings, and sd-triangular's (4 shells, 3 pair shells) with every
+# nearest-neighbour bond product added (a superset of its invariants)
 SETTINGS = [("square", None), ("triangular", None),
             ("square", DescriptorSettings(5, 2, n_bond_shells=1)),
             ("triangular", DescriptorSettings(4, 3, n_bond_shells=1))]

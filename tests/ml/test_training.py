@@ -11,8 +11,8 @@ from llgsim.ml.dataset import dataset_hash, generate_dataset
 from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
 from llgsim.ml.training import (LossTable, energy_and_field_from_features,
-                                environment_jacobian, keep_training, tangent_frames, parse_train_config,
-                                snapshot_loss, split_snapshots, train_model)
+                                environment_jacobian, keep_training, parse_train_config,
+                                snapshot_loss, split_snapshots, tangent_frames, train_model)
 from llgsim.states import random_spins
 
 TOL_EXACT = 1e-12  # same float64 arithmetic in torch and numpy, different summation order
