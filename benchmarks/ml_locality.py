@@ -38,18 +38,6 @@ from llgsim.model import KondoModel
 from machine import cpu_model, load_average  # benchmarks/machine.py
 
 
-def minimum_image_distance(lattice: Lattice, centre: int) -> np.ndarray:
-    """(N,) distances (lattice constants) from site ``centre`` to every site, periodic images."""
-    pos = lattice.positions()
-    box = lattice.vectors * np.array([[lattice.Lx], [lattice.Ly]])
-    d = pos - pos[centre]
-    best = np.full(len(pos), np.inf)
-    for a in (-1, 0, 1):
-        for b in (-1, 0, 1):
-            best = np.minimum(best, np.linalg.norm(d + a * box[0] + b * box[1], axis=1))
-    return best
-
-
 def split_field(spins: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(perpendicular part (N, 3), parallel component (N,)) of a field on unit spins."""
     par = np.sum(spins * field, axis=1)
@@ -90,6 +78,7 @@ def main() -> None:
         raise SystemExit(f"no common times of trajectories {a} and {b} in {args.dataset}")
     picks = [common[k] for k in np.unique(np.linspace(0, len(common) - 1, args.times).astype(int))]
     rng = np.random.default_rng(0)
+    pos = lattice.positions()
     print(f"# locality floor: {args.dataset}, {lattice.kind} {lattice.Lx}x{lattice.Ly}, "
           f"J = {mod['J']}, {electrons}, {a} (inside) / {b} (outside), "
           f"{args.trials} centres per entry")
@@ -105,7 +94,8 @@ def main() -> None:
         for radius in args.radii:
             d_perp, d_par = [], []
             for _ in range(args.trials):
-                dist = minimum_image_distance(lattice, int(rng.integers(lattice.n_sites)))
+                centre = pos[int(rng.integers(lattice.n_sites))]
+                dist = np.linalg.norm(lattice.minimum_image(pos - centre), axis=1)
                 hybrid = np.where((dist <= radius)[:, None], spins[ia], spins[ib])
                 perp_t, par_t = split_field(hybrid, ed.energy_and_field(hybrid)[1])
                 near = dist <= 1.01

@@ -112,6 +112,21 @@ class Lattice:
         """Site index of the (periodically wrapped) cell (x, y); works on integer arrays."""
         return np.mod(x, self.Lx) + self.Lx * np.mod(y, self.Ly)
 
+    def minimum_image(self, displacements: np.ndarray) -> np.ndarray:
+        """Shortest periodic image of Cartesian displacements (M, 2) float64 -> (M, 2).
+
+        Fractional coordinates are first wrapped into [-1/2, 1/2); on the oblique triangular
+        cell a shorter image can then still lie one period away, so the nine images around the
+        wrapped one are compared.
+        """
+        box = self.vectors * np.array([[self.Lx], [self.Ly]])
+        frac = np.asarray(displacements, dtype=np.float64) @ np.linalg.inv(box)
+        wrapped = (frac - np.round(frac)) @ box
+        images = np.array([[a, b] for a in (-1, 0, 1) for b in (-1, 0, 1)]) @ box
+        candidates = wrapped[:, None, :] + images[None, :, :]
+        best = np.argmin(np.sum(candidates ** 2, axis=-1), axis=1)
+        return candidates[np.arange(len(candidates)), best]
+
     # ------------------------------------------------------------------ neighbours
     def offset_length(self, offsets: np.ndarray) -> np.ndarray:
         """Cartesian length of integer offsets (..., 2) -> (...)."""

@@ -113,6 +113,19 @@ def test_neighbour_table_matches_minimum_image_distances(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_minimum_image_matches_brute_force_lengths_and_is_a_period_away(kind):
+    lat = Lattice.from_kind(kind, 9, 7)
+    pos = lat.positions()
+    box = lat.vectors * np.array([[lat.Lx], [lat.Ly]])
+    for i in (0, 31, 62):
+        d = lat.minimum_image(pos - pos[i])
+        expected = [minimum_image_norm2(lat, i, j) for j in range(lat.n_sites)]
+        np.testing.assert_allclose(np.sum(d ** 2, axis=1), expected, atol=TOL_GEOMETRY)
+        periods = (d - (pos - pos[i])) @ np.linalg.inv(box)  # image shift in box periods
+        np.testing.assert_allclose(periods, np.round(periods), atol=TOL_GEOMETRY)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_neighbour_relation_is_symmetric(kind):
     lat = Lattice.from_kind(kind, 5, 6)
     table = lat.neighbour_table(lat.neighbour_shells(2)[1].offsets)

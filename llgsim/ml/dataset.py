@@ -194,11 +194,9 @@ def perturbed_spins(lattice, src: PerturbedSource, index: int) -> np.ndarray:
     rng = np.random.default_rng((src.seed, index))
     spins = ordered_state(src.state, lattice) @ Rotation.random(random_state=rng).as_matrix().T
     pos = lattice.positions()
-    box = lattice.vectors * np.array([[lattice.Lx], [lattice.Ly]])
     for _ in range(int(rng.integers(0, src.droplets + 1))):
         centre = pos[rng.integers(lattice.n_sites)]
-        d = (pos - centre) @ np.linalg.inv(box)
-        d = (d - np.round(d)) @ box  # minimum-image displacement
+        d = lattice.minimum_image(pos - centre)
         inside = np.linalg.norm(d, axis=1) <= rng.uniform(*src.radius)
         droplet = ordered_state(src.droplet_state, lattice) @ Rotation.random(
             random_state=rng).as_matrix().T
