@@ -11,8 +11,9 @@ ML- and ED-driven runs. It prints
    external ZC21 snapshots in tests/data/zc21_de30;
 2. dynamics fidelity on double exchange: nearest-neighbour <S_i . S_j>_nn(t) of the ML-driven
    and the ED-driven run from the same random start (T = 0, alpha = 0.5): 30 x 30 (dt = 0.01)
-   and 20 x 20 (dt = 0.05), at every common frame, and the largest deviation; plot
-   docs/figures/de_square_dynamics.png;
+   and 20 x 20 (dt = 0.05) early, 30 x 30 (dt = 0.1) to t = 200, at every common frame, and
+   the largest deviation; plot docs/figures/de_square_dynamics.png; the share of hole-rich
+   sites (ED density < 0.9) along the late pair;
 3. triangular ordering: mean |chirality| per triangle vs time of an ED-driven 12 x 12 quench,
    its ML twin (same start) and an ML-driven 48 x 48 quench (same dt, alpha, T), and the
    chirality map of the last 48 x 48 frame; plot docs/figures/sd_triangular_chirality.png
@@ -58,10 +59,17 @@ ACCURACY = [
 #: external 30 x 30 DE snapshots of the ZC21 authors (tests/data/zc21_de30/README.md): a late
 #: ED-labelled quench configuration and a random one with KPM labels (~5e-3 from ED)
 EXTERNAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "zc21_de30"
-#: (name, ML-driven run, ED-driven run or (ED dataset, quench seed)) from the same random start
-DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5"),
+#: (name, ML-driven run, ED-driven run or (ED dataset, quench seed), figure panel: 0 early,
+#: 1 late) from the same random start
+DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/ref_de30_ed.h5", 0),
             ("20x20, dt = 0.05", "out/ml/fidelity/de20-ml.h5",
-             ("out/ml/heldout/de-square-20x20.h5", 21))]
+             ("out/ml/heldout/de-square-20x20.h5", 21), 0),
+            ("30x30, dt = 0.1", "out/ml/fidelity/de30-ml-late.h5",
+             "out/reference/ref_de30_ed_late.h5", 1)]
+#: ED labels (site densities) of the frames of the late pair: runs/data_de_square_late_compare.toml
+LATE_DENSITIES = "out/ml/fidelity/de-square-late-compare.h5"
+#: a site is hole-rich below this ED density (physics.md 1.1: holes gather in clusters)
+HOLE_RICH = 0.9
 #: triangular quenches from the same kind of start (T = 0, alpha = 0.5, dt = 0.1): the ED-driven
 #: 12 x 12 run, its ML twin (same seed) and the large ML run
 CHIRAL_ED = "out/ml/fidelity/tri12-ed.h5"
@@ -140,8 +148,9 @@ def dynamics_fidelity(root: Path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     rows, colours = [], {}
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, ml, ed in DYNAMICS:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name, ml, ed, panel in DYNAMICS:
+        ax = axes[panel]
         ed_path = root / (ed if isinstance(ed, str) else ed[0])
         if not ((root / ml).exists() and ed_path.exists()):
             print(f"skipped (missing): {root / ml} or {ed_path}")
@@ -156,19 +165,40 @@ def dynamics_fidelity(root: Path) -> list[dict]:
         dev = np.abs(c_ml[i_ml] - c_ed[i_ed])
         rows.append({"run": name, "frames_compared": int(len(common)),
                      "t_max_compared": float(common.max()), "max_abs_deviation": float(dev.max()),
-                     "ml_t_final": float(t_ml[-1]), "ml_final": float(c_ml[-1])})
+                     "ml_t_final": float(t_ml[-1]), "ml_final": float(c_ml[-1]),
+                     "ed_at_t_max": float(c_ed[i_ed][-1]), "ml_at_t_max": float(c_ml[i_ml][-1])})
         print(f"<S.S>_nn ML vs ED, {name}: {len(common)} common frames up to t = "
-              f"{common.max():g}, max |deviation| = {dev.max():.4f}")
+              f"{common.max():g}, max |deviation| = {dev.max():.4f}, at t = {common.max():g}: "
+              f"ML {c_ml[i_ml][-1]:.4f}, ED {c_ed[i_ed][-1]:.4f}")
         if ml not in colours:  # one ML curve per run, ED points for every comparison
             colours[ml] = ax.plot(t_ml, c_ml, label=f"ML {name.split(',')[0]}")[0].get_color()
         ax.plot(t_ed, c_ed, "o", ms=3, color=colours[ml], label=f"ED {name}")
-    ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
-           title="DE quench from random spins, T = 0, alpha = 0.5")
-    ax.legend(fontsize=8)
+    for ax, title in zip(axes, ("early", "late (arrested regime)")):
+        ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
+               title=f"DE quench from random spins, T = 0, alpha = 0.5: {title}")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(FIGURES / "de_square_dynamics.png", dpi=110)
     plt.close(fig)
     return rows
+
+
+def hole_rich_share(root: Path) -> dict | None:
+    """Share of sites with ED density < HOLE_RICH at each labelled frame of the late pair:
+    {run file: [[time, share], ...]}."""
+    path = root / LATE_DENSITIES
+    if not path.exists():
+        print(f"skipped (missing): {path}")
+        return None
+    snaps = read_dataset(path)
+    out = {}
+    for file in sorted(set(snaps.records["file"])):
+        pick = snaps.records["file"] == file
+        shares = np.mean(snaps.density[pick] < HOLE_RICH, axis=1)
+        out[file] = [[float(t), float(v)] for t, v in zip(snaps.records["time"][pick], shares)]
+        print(f"hole-rich share (ED density < {HOLE_RICH}), {file}: " + ", ".join(
+            f"t = {t:g}: {v:.3f}" for t, v in out[file][::5]))
+    return out
 
 
 def chiral_ordering(root: Path) -> dict | None:
@@ -228,7 +258,7 @@ def main(argv=None) -> None:
     print(f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} "
           f"CPUs, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     results = {"accuracy": accuracy_tables(args.root), "external": external_snapshots(),
-               "dynamics": dynamics_fidelity(args.root),
+               "dynamics": dynamics_fidelity(args.root), "hole_rich": hole_rich_share(args.root),
                "chirality": chiral_ordering(args.root)}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
