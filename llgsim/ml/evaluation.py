@@ -7,6 +7,9 @@ With Delta H_i = H_ML,i - H_ED,i and the perpendicular part v_perp = v - (v . S_
     rmse_perp  = sqrt(mean_i |Delta H_perp,i|^2)         (the part that drives the dynamics)
     rms_perp   = sqrt(mean_i |H_ED,perp,i|^2)            (scale of the driving field)
     ratio_perp = rmse_perp / rms_perp
+    gain_perp  = sum_i H_ML,perp,i . H_ED,perp,i / sum_i |H_ED,perp,i|^2
+                 (slope of the perpendicular parity plot: below 1 the model's torques are
+                 systematically weak, and its dynamics slower than ED's)
     rmse_energy_per_site = sqrt(mean_s ((E_ML,s - E_ED,s) / N)^2)
 
 Norms are of the whole 3-vector per site: an RMSE per Cartesian component is smaller by sqrt 3
@@ -45,6 +48,8 @@ def field_metrics(spins, field_ref, field_pred, energy_ref=None, energy_pred=Non
            "rms_perp": float(np.sqrt(np.mean(np.sum(perp_ref ** 2, -1)))),
            "rms_field": float(np.sqrt(np.mean(np.sum(field_ref ** 2, -1))))}
     out["ratio_perp"] = out["rmse_perp"] / out["rms_perp"]
+    out["gain_perp"] = float(np.sum(perp_ref * perpendicular(spins, field_pred))
+                             / np.sum(perp_ref ** 2))
     if energy_ref is not None:
         de = (np.asarray(energy_pred) - np.asarray(energy_ref)) / spins.shape[1]
         out["rmse_energy_per_site"] = float(np.sqrt(np.mean(de ** 2)))
@@ -131,7 +136,8 @@ def format_evaluation(result: dict) -> str:
     def line(name, m):
         return (f"{name:8s} {m['n_snapshots']:4d} snapshots  rmse H {m['rmse_field']:.2e}  "
                 f"rmse H_perp {m['rmse_perp']:.2e}  rms H_perp {m['rms_perp']:.2e}  "
-                f"ratio {m['ratio_perp']:.3f}  rmse E/N {m['rmse_energy_per_site']:.1e}")
+                f"ratio {m['ratio_perp']:.3f}  gain {m['gain_perp']:.2f}  "
+                f"rmse E/N {m['rmse_energy_per_site']:.1e}")
 
     rows = [f"model {result['model']} on {result['dataset']} (per-site vector norms)",
             line("all", result)]

@@ -50,7 +50,7 @@ def test_field_metrics_match_loops():
     s = rng.normal(size=(2, 5, 3))
     s /= np.linalg.norm(s, axis=-1, keepdims=True)
     ref, pred = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 5, 3))
-    err2, perr2, pref2 = [], [], []
+    err2, perr2, pref2, cross = [], [], [], []
     for k in range(2):
         for i in range(5):
             d = pred[k, i] - ref[k, i]
@@ -59,12 +59,27 @@ def test_field_metrics_match_loops():
             pr = ref[k, i] - (ref[k, i] @ s[k, i]) * s[k, i]
             perr2.append(pd @ pd)
             pref2.append(pr @ pr)
+            cross.append((pred[k, i] - (pred[k, i] @ s[k, i]) * s[k, i]) @ pr)
     m = field_metrics(s, ref, pred, np.array([1.0, 2.0]), np.array([1.5, 1.0]))
     assert abs(m["rmse_field"] - np.sqrt(np.mean(err2))) < TOL_EXACT
     assert abs(m["rmse_perp"] - np.sqrt(np.mean(perr2))) < TOL_EXACT
     assert abs(m["rms_perp"] - np.sqrt(np.mean(pref2))) < TOL_EXACT
     assert abs(m["ratio_perp"] - np.sqrt(np.mean(perr2) / np.mean(pref2))) < TOL_EXACT
+    assert abs(m["gain_perp"] - np.sum(cross) / np.sum(pref2)) < TOL_EXACT
     assert abs(m["rmse_energy_per_site"] - np.sqrt((0.25 + 1.0) / 2) / 5) < TOL_EXACT
+
+
+def test_gain_is_the_slope_of_a_scaled_prediction():
+    # a prediction 0.7 H_ED,perp plus noise along S (no perpendicular part) and a field
+    # orthogonal in 3-space to H_ED,perp at each site: the slope is exactly 0.7
+    rng = np.random.default_rng(2)
+    s = rng.normal(size=(1, 50, 3))
+    s /= np.linalg.norm(s, axis=-1, keepdims=True)
+    ref = rng.normal(size=(1, 50, 3))
+    perp = ref - np.sum(ref * s, -1, keepdims=True) * s
+    orth = np.cross(s, perp)  # perpendicular to S and to H_ED,perp
+    pred = 0.7 * perp + rng.normal(size=(1, 50, 1)) * s + rng.normal(size=(1, 50, 1)) * orth
+    assert abs(field_metrics(s, ref, pred)["gain_perp"] - 0.7) < TOL_EXACT
 
 
 def test_evaluate_model_on_a_dataset(tmp_path, sd_parameters):
