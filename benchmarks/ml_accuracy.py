@@ -177,8 +177,9 @@ def dynamics_fidelity(root: Path) -> list[dict]:
         ax.plot(t_ed, c_ed, "o", ms=3, color=colours[ml], label=f"ED {name}")
     for ax, title in zip(axes, ("early", "late (arrested regime)")):
         ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
-               title=f"DE quench from random spins, T = 0, alpha = 0.5: {title}")
+               title=title)
         ax.legend(fontsize=8)
+    fig.suptitle("DE quench from random spins, T = 0, alpha = 0.5: ML (lines) vs ED (points)")
     fig.tight_layout()
     fig.savefig(FIGURES / "de_square_dynamics.png", dpi=110)
     plt.close(fig)
