@@ -112,6 +112,11 @@ class Lattice:
         """Site index of the (periodically wrapped) cell (x, y); works on integer arrays."""
         return np.mod(x, self.Lx) + self.Lx * np.mod(y, self.Ly)
 
+    @property
+    def box(self) -> np.ndarray:
+        """(2, 2) float64 periodic supercell vectors (rows): Lx a1 and Ly a2."""
+        return self.vectors * np.array([[self.Lx], [self.Ly]])
+
     def minimum_image(self, displacements: np.ndarray) -> np.ndarray:
         """Shortest periodic image of Cartesian displacements (M, 2) float64 -> (M, 2).
 
@@ -119,7 +124,7 @@ class Lattice:
         cell a shorter image can then still lie one period away, so the nine images around the
         wrapped one are compared.
         """
-        box = self.vectors * np.array([[self.Lx], [self.Ly]])
+        box = self.box
         frac = np.asarray(displacements, dtype=np.float64) @ np.linalg.inv(box)
         wrapped = (frac - np.round(frac)) @ box
         images = np.array([[a, b] for a in (-1, 0, 1) for b in (-1, 0, 1)]) @ box

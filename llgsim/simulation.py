@@ -230,7 +230,7 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
             provenance["model_hash"] = ",".join(hashes)
         writer = TrajectoryWriter.create(
             path, n_sites=lattice.n_sites, positions=lattice.positions(),
-            box=lattice.vectors * np.array([[lattice.Lx], [lattice.Ly]]), observables=shapes,
+            box=lattice.box, observables=shapes,
             frame_dtype=cfg.output.frame_precision, compression=cfg.output.compression,
             config_text=config_text, provenance=provenance)
         rng = np.random.Generator(np.random.PCG64(cfg.dynamics.seed))

@@ -116,7 +116,7 @@ def test_neighbour_table_matches_minimum_image_distances(kind):
 def test_minimum_image_matches_brute_force_lengths_and_is_a_period_away(kind):
     lat = Lattice.from_kind(kind, 9, 7)
     pos = lat.positions()
-    box = lat.vectors * np.array([[lat.Lx], [lat.Ly]])
+    box = lat.box
     for i in (0, 31, 62):
         d = lat.minimum_image(pos - pos[i])
         expected = [minimum_image_norm2(lat, i, j) for j in range(lat.n_sites)]
