@@ -171,7 +171,7 @@ def models():
 
 @app.command()
 def generate(config: Path = typer.Argument(..., help="Data config (TOML), see docs/training.md.")):
-    """Label snapshots with the exact solver into an HDF5 dataset (resumable: appends)."""
+    """Label snapshots with ED or KPM into an HDF5 dataset (resumable: appends)."""
     from .config import read_config_text
     from .ml.dataset import generate_dataset
 

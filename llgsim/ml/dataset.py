@@ -1,4 +1,5 @@
-"""Training data for the ML force field: snapshots labelled by exact diagonalization (ED).
+"""Training data for the ML force field: snapshots labelled by an electron solver, exact
+diagonalization (ED, the default) or the kernel polynomial method (KPM) for lattices ED cannot do.
 
 A dataset is one HDF5 file of S labelled snapshots on one lattice (physics.md section 3,
 "Training data"; P. Zhang and G.-W. Chern, PRL 127, 146401 (2021), arXiv:2105.08221):
@@ -12,20 +13,25 @@ A dataset is one HDF5 file of S labelled snapshots on one lattice (physics.md se
   ``source/seed``, ``source/step``, ``source/time``, ``source/kT`` (bath temperature of a
   quench, NaN otherwise), ``source/file`` and ``source/frame`` (trajectory frames), and
   ``source/key``, a string that identifies the snapshot independently of its position;
-* attributes ``lattice`` and ``model`` (JSON of Lattice.describe() / KondoModel.describe()) and
-  ``config`` (the TOML text of the latest generation run).
+* attributes ``lattice`` and ``model`` (JSON of Lattice.describe() / KondoModel.describe()),
+  ``solver`` (JSON of the solver's describe() without the model; files written before the
+  solver was recorded hold ED labels) and ``config`` (the TOML text of the latest generation
+  run).
 
-Sources (a TOML data config, :class:`DataConfig`; docs/training.md):
+The solver is the ``[solver]`` table: ``kind = "ed"`` (default) or ``kind = "kpm"`` with the
+``order``, ``colors``, ``kernel`` and ``seed`` of a run config's KPM provider. It labels every
+snapshot and drives the quenches. Sources (a TOML data config, :class:`DataConfig`;
+docs/training.md):
 
 * ``[[random]]``: ``count`` configurations uniform on the sphere, snapshot k from the seed
   sequence (seed, k);
-* ``[[quench]]``: an ED-driven SIB quench from random spins (seed) at bath temperature kT,
+* ``[[quench]]``: a solver-driven SIB quench from random spins (seed) at bath temperature kT,
   labelling the start configuration of every ``interval``-th step. The first field evaluation
   of a SIB step is the start configuration, so the labels cost nothing beyond the dynamics.
   The noise of step n comes from the seed sequence (seed, n): a quench resumes exactly from its
   last stored snapshot;
 * ``[[frames]]``: frames ``start:stop:stride`` of an llgsim trajectory file (e.g. of an
-  ML-driven run, for active learning), labelled by ED;
+  ML-driven run, for active learning);
 * ``[[perturbed]]``: ``count`` ordered states (llgsim.states, randomly rotated) with up to
   ``droplets`` discs of a second ordered state (rotated, random sign) cut in, then Gaussian
   noise of a random width in ``noise`` on every spin: stand-ins for the late stages of a quench
@@ -46,13 +52,13 @@ import math
 import time as wallclock
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Iterator
+from typing import Annotated, Callable, Iterator, Union
 
 import h5py
 import numpy as np
 from pydantic import Field
 
-from ..config import LatticeConfig, ModelConfig, _Table, parse_toml
+from ..config import EDProvider, KPMProvider, LatticeConfig, ModelConfig, _Table, parse_toml
 from ..errors import InputError
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -72,7 +78,7 @@ class RandomSource(_Table):
 
 
 class QuenchSource(_Table):
-    """ED-driven SIB quench from random spins ``seed``: ``steps`` steps of ``dt`` (hbar / t_1)
+    """Solver-driven SIB quench from random spins ``seed``: ``steps`` steps of ``dt`` (hbar / t_1)
     at damping ``alpha`` and bath temperature ``kT``; label every ``interval``-th step."""
 
     seed: NonNegativeInt
@@ -115,6 +121,8 @@ class DataConfig(_Table):
     lattice: LatticeConfig
     model: ModelConfig
     output: DataOutput
+    solver: Annotated[Union[EDProvider, KPMProvider], Field(discriminator="kind")] = \
+        EDProvider(kind="ed")
     random: list[RandomSource] = []
     quench: list[QuenchSource] = []
     frames: list[FrameSource] = []
@@ -148,6 +156,24 @@ def build_model(lattice: LatticeConfig, model: ModelConfig):
     lat = Lattice.from_kind(lattice.kind, lattice.Lx, lattice.Ly)
     return KondoModel(lat, hopping=tuple(model.hopping), J=model.J, filling=model.filling,
                       mu=model.mu, kT=model.kT)
+
+
+def build_solver(cfg: DataConfig, model):
+    """The electron solver of the [solver] table (ExactDiagonalization or KPM) for ``model``;
+    constructor errors name the key, e.g. ``solver.colors``."""
+    from ..config import _named, _provider
+
+    return _named("solver", lambda: _provider(cfg.solver, model.lattice, model))
+
+
+def solver_description(solver) -> str:
+    """JSON of ``solver.describe()`` without its model: the ``solver`` attribute of a dataset."""
+    return json.dumps({k: v for k, v in solver.describe().items()
+                       if k not in ("model", *solver.model.describe())}, sort_keys=True)
+
+
+#: the ``solver`` attribute assumed for files written before it was recorded (all ED)
+LEGACY_SOLVER = json.dumps({"name": "ed"})
 
 
 # ---------------------------------------------------------------------- snapshot records
@@ -216,7 +242,9 @@ def step_normals(seed: int, step: int, n_sites: int) -> np.ndarray:
 class DatasetWriter:
     """Appends labelled snapshots to a dataset file (module docstring for the layout)."""
 
-    def __init__(self, path, model, config_text: str):
+    def __init__(self, path, model, solver: str, config_text: str):
+        """solver: :func:`solver_description` of the labelling solver; appending to a file of
+        another model or solver is an InputError."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lattice = json.dumps(model.lattice.describe(), sort_keys=True)
@@ -225,7 +253,7 @@ class DatasetWriter:
         f = self.file
         if "source/key" not in f:
             n = model.n_sites
-            f.attrs["lattice"], f.attrs["model"] = lattice, params
+            f.attrs["lattice"], f.attrs["model"], f.attrs["solver"] = lattice, params, solver
             shapes = {"spins": (n, 3), "energy": (), "field": (n, 3), "density": (n,), "mu": ()}
             for name, shape in shapes.items():
                 f.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype="f8",
@@ -241,6 +269,12 @@ class DatasetWriter:
             f.close()
             raise InputError("model", params, f"the model of the existing dataset {path}, "
                              f"{existing}")
+        elif f.attrs.get("solver", LEGACY_SOLVER) != solver:
+            existing = f.attrs.get("solver", LEGACY_SOLVER)
+            f.close()
+            raise InputError("solver", solver, f"the solver of the existing dataset {path}, "
+                             f"{existing}")
+        f.attrs["solver"] = solver
         f.attrs["config"] = config_text
         self._drop_unfinished()
         self.keys = set(f["source/key"].asstr()[:])
@@ -346,15 +380,16 @@ def _n_frames(path) -> int:
 
 
 class _Labeller:
-    """Field provider that solves with ED and keeps every ElectronSolution of the current step."""
+    """Field provider that solves with the data solver and keeps every ElectronSolution of the
+    current step."""
 
-    def __init__(self, ed):
-        self.ed = ed
-        self.n_sites = ed.n_sites
+    def __init__(self, solver):
+        self.solver = solver
+        self.n_sites = solver.n_sites
         self.solutions = []
 
     def energy_and_field(self, spins):
-        sol = self.ed.solve(spins)
+        sol = self.solver.solve(spins)
         self.solutions.append(sol)
         return sol.energy, sol.field
 
@@ -390,23 +425,23 @@ def _frame_jobs(cfg, done) -> Iterator[tuple]:
 
 
 def generate_dataset(config_path, progress: Callable[[str], None] = print) -> dict:
-    """Label the snapshots of the data config at ``config_path`` with ED, appending to its
-    output file (resumable: snapshots already there are skipped).
+    """Label the snapshots of the data config at ``config_path`` with its solver (ED unless a
+    [solver] table says otherwise), appending to its output file (resumable: snapshots already
+    there are skipped).
 
     progress : called with one line per snapshot ("[k/S] source: E/N, seconds").
     Returns {"path", "snapshots" (total in the file), "added", "hash", "seconds"}.
     """
     from ..dynamics import sib_step
-    from ..fields.ed import ExactDiagonalization
     from ..model import check_spins
     from ..states import random_spins
 
     text = Path(config_path).read_text()
     cfg = parse_data_config(text)
     model = build_model(cfg.lattice, cfg.model)
-    ed = ExactDiagonalization(model)
+    solver = build_solver(cfg, model)
     lattice = model.lattice
-    writer = DatasetWriter(cfg.output.path, model, text)
+    writer = DatasetWriter(cfg.output.path, model, solver_description(solver), text)
     planned, added, t0 = _planned(cfg), 0, wallclock.time()
 
     def store(record, key, spins, solution, seconds):
@@ -420,7 +455,7 @@ def generate_dataset(config_path, progress: Callable[[str], None] = print) -> di
         for rec, key, spins in [*_random_jobs(cfg, lattice, writer.keys),
                                 *_perturbed_jobs(cfg, lattice, writer.keys)]:
             t = wallclock.time()
-            store(rec, key, spins, ed.solve(spins), wallclock.time() - t)
+            store(rec, key, spins, solver.solve(spins), wallclock.time() - t)
         for src in cfg.quench:
             labels = range(0, src.steps, src.interval)
             todo = [n for n in labels if quench_key(src, n) not in writer.keys]
@@ -432,7 +467,7 @@ def generate_dataset(config_path, progress: Callable[[str], None] = print) -> di
                 spins = _stored_spins(writer, quench_key(src, step))
             else:
                 step, spins = 0, random_spins(lattice, src.seed)
-            labeller = _Labeller(ed)
+            labeller = _Labeller(solver)
             while step <= todo[-1]:
                 t = wallclock.time()
                 labeller.solutions.clear()
@@ -447,7 +482,7 @@ def generate_dataset(config_path, progress: Callable[[str], None] = print) -> di
                 step += 1
         for rec, key, spins in _frame_jobs(cfg, writer.keys):
             t = wallclock.time()
-            store(rec, key, spins, ed.solve(spins), wallclock.time() - t)
+            store(rec, key, spins, solver.solve(spins), wallclock.time() - t)
     finally:
         writer.close()
     return {"path": cfg.output.path, "snapshots": len(writer.keys), "added": added,

@@ -172,3 +172,66 @@ def test_perturbed_states_are_rotated_ordered_states_with_droplets():
     assert np.isclose(bonds, -1.0).mean() > 0.5  # Neel background
     assert np.isclose(bonds, 1.0).sum() > 0  # ferromagnetic droplets
     np.testing.assert_array_equal(perturbed_spins(square, src, 0), s.reshape(-1, 3))
+
+
+KPM_SOLVER = """
+[solver]
+kind = "kpm"
+order = 300
+colors = 3
+seed = 4
+"""
+
+
+def kpm_6x6():
+    from llgsim.fields.kpm import KPM
+
+    return KPM(KondoModel(Lattice.square(6), J=6.0, filling=0.485), order=300, colors=3, seed=4)
+
+
+def test_kpm_solver_labels_and_drives_the_quench(tmp_path):
+    cfg = write_config(tmp_path, "k.toml", KPM_SOLVER + RANDOM + QUENCH.format(steps=3))
+    generate_dataset(cfg, progress=lambda line: None)
+    snaps = read_dataset(tmp_path / "data.h5")
+    kpm, ed = kpm_6x6(), ed_6x6()
+    for k in range(len(snaps)):  # the KPM of the stored spins, recomputed here
+        sol = kpm.solve(snaps.spins[k])
+        np.testing.assert_allclose(snaps.field[k], sol.field, atol=TOL_EXACT * 6.0)
+        np.testing.assert_allclose(snaps.density[k], sol.density, atol=TOL_EXACT)
+    # and not ED's: M = 300 with 3 x 3 colors on 6 x 6 differs from ED by 0.08 at most (measured),
+    # far above any round-off
+    assert np.abs(snaps.field[0] - ed.solve(snaps.spins[0]).field).max() > 1e-3
+    lat = Lattice.square(6)
+    spins = random_spins(lat, 3)
+    for step in range(2):  # the quench is driven by the same KPM
+        spins = sib_step(spins, kpm, 0.05, 0.5, 0.05, step_normals(3, step, lat.n_sites)).spins
+    np.testing.assert_allclose(snaps.spins[3], spins, atol=TOL_EXACT)
+    with h5py.File(tmp_path / "data.h5", "r") as f:
+        assert '"name": "kpm"' in f.attrs["solver"] and '"order": 300' in f.attrs["solver"]
+
+
+def test_other_solver_refuses_to_append(tmp_path):
+    generate_dataset(write_config(tmp_path, "a.toml", RANDOM), progress=lambda line: None)
+    with pytest.raises(InputError, match="solver"):
+        generate_dataset(write_config(tmp_path, "k.toml", KPM_SOLVER + RANDOM),
+                         progress=lambda line: None)
+
+
+def test_dataset_without_solver_record_counts_as_ed(tmp_path):
+    cfg = write_config(tmp_path, "a.toml", RANDOM)
+    generate_dataset(cfg, progress=lambda line: None)
+    with h5py.File(tmp_path / "data.h5", "a") as f:  # a file from before the solver was recorded
+        del f.attrs["solver"]
+    bigger = write_config(tmp_path, "b.toml", RANDOM.replace("count = 2", "count = 3"))
+    assert generate_dataset(bigger, progress=lambda line: None)["added"] == 1
+    with pytest.raises(InputError, match="solver"):
+        generate_dataset(write_config(tmp_path, "k.toml", KPM_SOLVER + RANDOM),
+                         progress=lambda line: None)
+
+
+def test_bad_solver_table_names_the_key(tmp_path):
+    bad = write_config(tmp_path, "k.toml", KPM_SOLVER.replace("colors = 3", "colors = 4") + RANDOM)
+    with pytest.raises(InputError, match=r"solver\.colors"):
+        generate_dataset(bad, progress=lambda line: None)
+    with pytest.raises(InputError, match=r"solver"):
+        parse_data_config(HEADER.format(out="x.h5") + '[solver]\nkind = "lanczos"\n' + RANDOM)
