@@ -11,7 +11,11 @@
 (b) seconds per field evaluation for N = 10^3 ... 10^6 at fixed M and c, with the fitted exponent;
 (c) crossover size where KPM beats ED at equal field error (ED measured here; anchors.md beside);
 (d) effective memory bandwidth of the Chebyshev block mat-vec out of cache, against a STREAM-like
-    parallel copy measured in the same run.
+    parallel copy measured in the same run;
+(e) with --dataset PATH (a 30 x 30 DE dataset of ``llgsim generate``, ED labels): KPM labels of
+    its snapshots against the stored ED ones, in the figures of the ML accuracy bar (full-field
+    RMSE, perpendicular RMSE over the RMS perpendicular ED field): how close a teacher KPM
+    comes to ED on quench configurations.
 
 Timings: the fastest of the timed calls, wall and CPU seconds (CPU sums this process's threads;
 on a shared machine the gap shows time spent waiting for a core). The peer to beat is the C++
@@ -35,6 +39,8 @@ from llgsim.fields import kpm as K
 from llgsim.external import read_zc21_snapshot
 from llgsim.kernels import kpm as kernels
 from llgsim.lattice import Lattice
+from llgsim.ml.dataset import read_dataset
+from llgsim.ml.evaluation import field_metrics
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
 from machine import cpu_model, load_average  # benchmarks/machine.py
@@ -199,6 +205,26 @@ def bandwidth(L: int, colors: int) -> None:
           f"mat-vec reaches {100 * matvec_bw / copy_bw:.0f} % of it")
 
 
+# ---------------------------------------------------------------------- (e)
+def part_e(dataset) -> None:
+    data = read_dataset(dataset)
+    model = de_model(30)
+    if data.model != model.describe():
+        raise SystemExit(f"{dataset}: not 30x30 square DE, J = 6, f = 0.485, kT = 0 ED labels")
+    print(f"\n(e) KPM vs the ED labels of {dataset}: {len(data)} snapshots, t = "
+          f"{data.records['time'].min():g} ... {data.records['time'].max():g}")
+    print("| M | c | full-field RMSE | perp RMSE | perp RMSE / RMS perp | s per call (wall) |")
+    print("|---|---|---|---|---|---|")
+    for order, colors in ((1000, 10), (2000, 10)):
+        provider = KPM(model, order=order, colors=colors, seed=1)
+        wall = time.perf_counter()
+        field = np.stack([provider.solve(s).field for s in data.spins])
+        wall = (time.perf_counter() - wall) / len(data)
+        m = field_metrics(data.spins, data.field, field)
+        print(f"| {order} | {colors} | {m['rmse_field']:.2e} | {m['rmse_perp']:.2e} | "
+              f"{m['ratio_perp']:.3f} | {wall:.3g} |", flush=True)
+
+
 def machine() -> str:
     return (f"{cpu_model()}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
             f"load average {load_average()} at start; numba {numba.__version__}, numpy {np.__version__}")
@@ -206,7 +232,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=list("abcd"), choices=list("abcd"))
+    parser.add_argument("--parts", nargs="+", default=list("abcd"), choices=list("abcde"))
+    parser.add_argument("--dataset", help="part (e): a 30 x 30 DE dataset with ED labels")
     parser.add_argument("--threads", type=int, default=None, help="numba threads")
     args = parser.parse_args()
     if args.threads:
@@ -215,8 +242,11 @@ def main() -> None:
     print(f"# {machine()}")
     print(f"# peer (anchors.md): FastKPM C++ single precision, 1 thread, 30x30, M = 1000, "
           f"c = 10 (200 columns): {PEER_SECONDS} s per evaluation")
+    if "e" in args.parts and not args.dataset:
+        parser.error("part e needs --dataset")
     for part in args.parts:
-        {"a": part_a, "b": part_b, "c": part_c, "d": part_d}[part]()
+        {"a": part_a, "b": part_b, "c": part_c, "d": part_d,
+         "e": lambda: part_e(args.dataset)}[part]()
 
 
 if __name__ == "__main__":
