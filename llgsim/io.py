@@ -4,8 +4,9 @@ One file is the whole run: spin frames, scalar observables, the run config and p
 a full-precision checkpoint. docs/file_format.md documents the schema; plain h5py reads it.
 
 Crash safety. The writer uses HDF5's single-writer/multiple-reader mode (SWMR, libver "latest"):
-every group, dataset and attribute is created before SWMR starts, after which the writer only
-resizes, writes and flushes, so the file on disk is consistent at every instant, also when the
+every group, dataset and attribute is created before SWMR starts (under a temporary name: the
+file appears at its path only in SWMR mode, since a reader there would stop SWMR from
+starting), after which the writer only resizes, writes and flushes, so the file on disk is consistent at every instant, also when the
 process is killed. The checkpoint has two slots; a new checkpoint goes to the slot not in use,
 is flushed, and only then is the one-integer record ``checkpoint/slot`` switched to it and
 flushed again, so a kill at any moment leaves the previous checkpoint valid. A file whose
@@ -99,8 +100,17 @@ class TrajectoryWriter:
         observables : name -> shape of one value (() for a scalar).
         frame_dtype : "float32" or "float64"; compression: "lzf" (with shuffle) or "none".
         provenance  : str -> str or number, written as attributes of /parameters.
+
+        The file is built under a temporary name beside ``path`` and linked to ``path`` only
+        once SWMR writing has started: HDF5 refuses to start SWMR writing while a reader has
+        the file open, so a reader polling ``path`` (``llgsim info``, a monitoring script)
+        could otherwise kill a starting run.
         """
-        f = h5py.File(path, "x", libver="latest")
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} exists")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        f = h5py.File(tmp, "w", libver="latest")
         try:
             h5md = f.create_group("h5md")
             h5md.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
@@ -132,10 +142,14 @@ class TrajectoryWriter:
             for key, value in provenance.items():
                 params.attrs[key] = value
             f.flush()
-            return cls(f)
+            writer = cls(f)
+            os.link(tmp, path)  # atomic, and refuses an existing path as mode "x" would
+            return writer
         except BaseException:
             f.close()
             raise
+        finally:
+            tmp.unlink()
 
     def write_frame(self, step: int, time: float, spins: np.ndarray) -> None:
         """Append one (N, 3) frame."""

@@ -60,6 +60,30 @@ def test_h5md_layout(tmp_path):
         assert f["checkpoint/slot"][()] == -1
 
 
+def test_run_file_appears_only_in_swmr_mode(tmp_path, monkeypatch):
+    """HDF5 cannot start SWMR writing while a reader holds the file (seen in CI: a test polling
+    a starting run killed it, about 1 start in 300 under a tight polling loop), so the file must
+    not be at its path before SWMR writing starts; no temporary file is left behind, and an
+    existing path is refused as before."""
+    path = tmp_path / "run.h5"
+    seen = []
+    start = TrajectoryWriter.__init__
+
+    def spy(self, file):
+        seen.append(path.exists())
+        start(self, file)
+        seen.append(file.swmr_mode)
+
+    monkeypatch.setattr(TrajectoryWriter, "__init__", spy)
+    new_file(path).close()
+    assert seen == [False, True]
+    with pytest.raises(FileExistsError):
+        new_file(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
+    with Trajectory(path) as traj:
+        assert traj.n_frames == 0
+
+
 def test_round_trip_frame_by_frame(tmp_path):
     path = tmp_path / "run.h5"
     writer = new_file(path, frame_dtype="float64", compression="none")
