@@ -6,8 +6,8 @@ a full-precision checkpoint. docs/file_format.md documents the schema; plain h5p
 Crash safety. The writer uses HDF5's single-writer/multiple-reader mode (SWMR, libver "latest"):
 every group, dataset and attribute is created before SWMR starts (under a temporary name: the
 file appears at its path only in SWMR mode, since a reader there would stop SWMR from
-starting), after which the writer only resizes, writes and flushes, so the file on disk is consistent at every instant, also when the
-process is killed. The checkpoint has two slots; a new checkpoint goes to the slot not in use,
+starting), after which the writer only resizes, writes and flushes, so the file on disk is
+consistent at every instant, also when the process is killed. The checkpoint has two slots; a new checkpoint goes to the slot not in use,
 is flushed, and only then is the one-integer record ``checkpoint/slot`` switched to it and
 flushed again, so a kill at any moment leaves the previous checkpoint valid. A file whose
 writer was killed keeps HDF5's "open for writing" flags: it opens read-only in SWMR mode
@@ -107,8 +107,6 @@ class TrajectoryWriter:
         could otherwise kill a starting run.
         """
         path = Path(path)
-        if path.exists():
-            raise FileExistsError(f"{path} exists")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
         f = h5py.File(tmp, "w", libver="latest")
         try:
