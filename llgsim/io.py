@@ -9,10 +9,11 @@ file appears at its path only in SWMR mode, since a reader there would stop SWMR
 starting), after which the writer only resizes, writes and flushes, so the file on disk is
 consistent at every instant, also when the process is killed. The checkpoint has two slots; a
 new checkpoint goes to the slot not in use, is flushed, and only then is the one-integer record
-``checkpoint/slot`` switched to it and flushed again, so a kill at any moment leaves the previous checkpoint valid. A file whose
-writer was killed keeps HDF5's "open for writing" flags: it opens read-only in SWMR mode
-(which :class:`Trajectory` always uses), and :func:`open_for_resume` rebuilds it into a fresh
-file (temporary file + atomic ``os.replace``) before appending.
+``checkpoint/slot`` switched to it and flushed again, so a kill at any moment leaves the
+previous checkpoint valid. A file whose writer was killed keeps HDF5's "open for writing" flags:
+it opens read-only in SWMR mode (which :class:`Trajectory` always uses), and
+:func:`open_for_resume` rebuilds it into a fresh file (temporary file + atomic ``os.replace``)
+before appending.
 """
 
 from __future__ import annotations
