@@ -39,8 +39,8 @@ from llgsim.fields import kpm as K
 from llgsim.external import read_zc21_snapshot
 from llgsim.kernels import kpm as kernels
 from llgsim.lattice import Lattice
-from llgsim.ml.dataset import read_dataset
-from llgsim.ml.evaluation import field_metrics
+from llgsim.learn.dataset import read_dataset
+from llgsim.learn.evaluation import field_metrics
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
 from machine import cpu_model, load_average  # benchmarks/machine.py

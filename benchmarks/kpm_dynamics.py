@@ -9,7 +9,7 @@ written to the CSV at once, so a run cut short (--steps, --max-minutes) keeps wh
     python benchmarks/kpm_dynamics.py --runs ED.h5 KPM.h5        # compare two finished run files
 
 The --runs form compares the frames and energy series of two ``llgsim run`` files from the same
-start (e.g. runs/reference_de30_ed.toml and its twin with [provider] kind = "kpm"), which can be
+start (e.g. runs/de_square/reference_de30_ed.toml and its twin with [provider] kind = "kpm"), which can be
 run, interrupted and resumed separately. Writes docs/kpm_vs_ed.csv and docs/kpm_vs_ed.png
 (paths via --out).
 """
@@ -95,7 +95,7 @@ def main() -> None:
 def compare_runs(ed_run: pathlib.Path, kpm_run: pathlib.Path, out: pathlib.Path) -> None:
     """Write the CSV and plot of :func:`main` from the frames and energy series of two run files
     (rows at the steps both files hold; energies from the 'energy' observable, per site)."""
-    from llgsim.io import Trajectory
+    from llgsim.run.runfile import Trajectory
 
     curves = {}
     for name, path in (("ed", ed_run), ("kpm", kpm_run)):

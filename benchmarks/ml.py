@@ -5,7 +5,7 @@ for llgsim's models and for the peer design of physics.md section 3, with machin
     python benchmarks/ml.py --sizes 30 --repeats 3 --threads 1
 
 Designs (all with random weights; the cost does not depend on their values):
-* llgsim square / triangular: default descriptor (llgsim.descriptors) and a 64-64 SiLU MLP,
+* llgsim square / triangular: default descriptor (llgsim.ml.descriptor) and a 64-64 SiLU MLP,
   through the MLField provider (numpy in, numpy out).
 * peer (ZC21 design, REPO-DE): 88 neighbours within radius sqrt 26 on the square lattice,
   554 features = 88 centre bond products + 378 neighbour-neighbour bond products + 88 plaquette
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llgsim.descriptors import Descriptor
+from llgsim.ml.descriptor import Descriptor
 from llgsim.fields.ml import MLField
 from llgsim.lattice import Lattice
 from llgsim.ml.network import BehlerParrinello

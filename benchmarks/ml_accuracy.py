@@ -5,7 +5,7 @@
 Reads only stored files (no ED, no dynamics): ED-labelled held-out datasets, trajectory files of
 ML- and ED-driven runs. It prints
 
-1. accuracy tables (llgsim.ml.evaluation): full-field RMSE, perpendicular-field RMSE, RMS of the
+1. accuracy tables (llgsim.learn.evaluation): full-field RMSE, perpendicular-field RMSE, RMS of the
    perpendicular ED field and their ratio, energy RMSE per site, per model and held-out dataset,
    and writes the parity plots to docs/figures/; the same figures for de-square on the two
    external ZC21 snapshots in tests/data/zc21_de30;
@@ -20,7 +20,7 @@ ML- and ED-driven runs. It prints
    (tetrahedral value 4 / (3 sqrt 3) = 0.7698).
 
 Missing files are reported and skipped. All figures are per-site vector norms (see
-llgsim.ml.evaluation). Machine and date are printed with the tables.
+llgsim.learn.evaluation). Machine and date are printed with the tables.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import numpy as np
 from llgsim import Lattice
 from llgsim.analysis.observables import chirality, nearest_neighbour_correlation
 from llgsim.external import read_zc21_snapshot
-from llgsim.io import Trajectory
-from llgsim.ml.dataset import read_dataset
-from llgsim.ml.evaluation import evaluate_model, field_metrics, format_evaluation, predict
+from llgsim.run.runfile import Trajectory
+from llgsim.learn.dataset import read_dataset
+from llgsim.learn.evaluation import evaluate_model, field_metrics, format_evaluation, predict
 from llgsim.ml.pretrained import path_of
 
 FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
@@ -68,7 +68,7 @@ DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/re
              "out/reference/ref_de30_ed_late.h5", 1),
             ("20x20, dt = 0.1", "out/ml/fidelity/de20-ml-late.h5",
              "out/reference/ref_de20_ed_late.h5", 1)]
-#: ED labels (site densities) of the frames of the late pair: runs/data_de_square_late_compare.toml
+#: ED labels (site densities) of the frames of the late pair: runs/de_square/data_de_square_late_compare.toml
 LATE_DENSITIES = "out/ml/fidelity/de-square-late-compare.h5"
 #: a site is hole-rich below this ED density (physics.md 1.1: holes gather in clusters)
 HOLE_RICH = 0.9
@@ -116,7 +116,7 @@ def accuracy_tables(root: Path) -> list[dict]:
 
 
 def external_snapshots() -> list[dict]:
-    """de-square on the ZC21 snapshots (never trained on): rows of llgsim.ml.evaluation figures."""
+    """de-square on the ZC21 snapshots (never trained on): rows of llgsim.learn.evaluation figures."""
     rows = []
     for name in ("quench_c20000", "random_c2"):
         spins, field, _ = read_zc21_snapshot(EXTERNAL / f"{name}.dat")

@@ -53,8 +53,8 @@ import numpy as np
 
 from llgsim import Lattice
 from llgsim.fields.ed import ExactDiagonalization
-from llgsim.ml.dataset import read_dataset
-from llgsim.ml.evaluation import field_metrics, predict
+from llgsim.learn.dataset import read_dataset
+from llgsim.learn.evaluation import field_metrics, predict
 from llgsim.ml.pretrained import path_of
 from llgsim.model import KondoModel
 

@@ -25,7 +25,7 @@ from llgsim.dynamics import sib_step
 from llgsim.fields.ed import ExactDiagonalization
 from llgsim.fields.ml import MLField
 from llgsim.model import KondoModel
-from llgsim.simulation import Observer, RunState, integrate
+from llgsim.run.driver import Observer, RunState, integrate
 from llgsim.states import random_spins
 
 from machine import cpu_model, load_average  # benchmarks/machine.py

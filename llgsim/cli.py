@@ -18,7 +18,7 @@ from typing import Optional
 import typer
 
 from .errors import InputError
-from .simulation import Observer
+from .run.driver import Observer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Stochastic spin dynamics of itinerant magnets.")
@@ -51,8 +51,8 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
     """
     # 128 + signal number is the shell's convention for a job ended by a signal: scripts and
     # batch systems see an unfinished run, whose file is complete and resumable.
-    from .config import load_config
-    from .simulation import SimulationError, run as run_simulation
+    from .run.schema import load_config
+    from .run.driver import SimulationError, run as run_simulation
 
     overrides = {}
     if steps is not None:
@@ -90,7 +90,7 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
 @app.command()
 def validate(config: Path = typer.Argument(..., help="Run config (TOML).")):
     """Check a config and build its lattice, model, provider and initial spins."""
-    from .config import build_system, load_config, temperature_schedule
+    from .run.schema import build_system, load_config, temperature_schedule
 
     with _one_line_errors():
         cfg, _ = load_config(config)
@@ -105,7 +105,7 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
     """Show what a run file holds: lattice, provider, frames, observables, checkpoint."""
     import json
 
-    from .io import Trajectory
+    from .run.runfile import Trajectory
 
     with _one_line_errors():
         try:
@@ -139,7 +139,7 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
 
 
 def _total_steps(config_text: str):
-    from .config import parse_config
+    from .run.schema import parse_config
 
     try:
         return parse_config(config_text).dynamics.total_steps
@@ -172,8 +172,8 @@ def models():
 @app.command()
 def generate(config: Path = typer.Argument(..., help="Data config (TOML), see docs/training.md.")):
     """Label snapshots with ED or KPM into an HDF5 dataset (resumable: appends)."""
-    from .config import read_config_text
-    from .ml.dataset import generate_dataset
+    from .run.schema import read_config_text
+    from .learn.dataset import generate_dataset
 
     with _one_line_errors():
         read_config_text(config)
@@ -185,8 +185,8 @@ def generate(config: Path = typer.Argument(..., help="Data config (TOML), see do
 @app.command()
 def train(config: Path = typer.Argument(..., help="Training config (TOML), see docs/training.md.")):
     """Train an ML force field and write its model file (resumes from its checkpoint)."""
-    from .config import read_config_text
-    from .ml.training import train_model
+    from .run.schema import read_config_text
+    from .learn.training import train_model
 
     with _one_line_errors():
         read_config_text(config)
@@ -199,7 +199,7 @@ def evaluate(model: Path = typer.Argument(..., help="Model file (.safetensors)."
              dataset: Path = typer.Argument(..., help="Labelled dataset (HDF5)."),
              plot: Optional[Path] = typer.Option(None, "--plot", help="Parity plot (PNG).")):
     """Field and energy errors of a model on a labelled dataset, and a parity plot."""
-    from .ml.evaluation import evaluate_model, format_evaluation
+    from .learn.evaluation import evaluate_model, format_evaluation
 
     with _one_line_errors():
         result = evaluate_model(model, dataset, plot)

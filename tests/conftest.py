@@ -1,6 +1,63 @@
-"""Test-wide setup. numba's CUDA simulator must be chosen before numba is first imported, so
-CUDA kernels run (slowly, on small lattices) on machines without a GPU."""
+"""Test-wide setup and shared helpers.
+
+numba's CUDA simulator must be chosen before numba is first imported, so CUDA kernels run
+(slowly, on small lattices) on machines without a GPU. Small random-weight ML models written to
+model files serve the tests in tests/ml and tests/learn.
+"""
 
 import os
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import pytest
+
+from llgsim import Lattice
+
+SD_PARAMETERS = {"hopping": [1.0], "J": 6.0, "filling": 0.485, "kT": 0.0}
+
+
+def write_random_model(path, kind, L=10, hidden=(16, 16), seed=0, activation="silu"):
+    """Save a BehlerParrinello model with random weights and non-trivial normalisation."""
+    import numpy as np
+
+    from llgsim.ml.descriptor import Descriptor
+    from llgsim.ml.network import BehlerParrinello
+
+    descriptor = Descriptor(Lattice.from_kind(kind, L))
+    rng = np.random.default_rng(seed)
+    n = descriptor.n_features
+    model = BehlerParrinello(descriptor, hidden=hidden, activation=activation,
+                             feature_mean=rng.normal(0, 0.1, n),
+                             feature_std=rng.uniform(0.5, 2.0, n), seed=seed)
+    model.save(path, SD_PARAMETERS, training_data_hash="0" * 64, metrics={"note": "random"})
+    return path
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(request):
+    """One torch thread in the ML tests (tests/ml, tests/learn): the small tensors there gain
+    nothing from two, and on a shared 2-core machine torch's spinning worker threads slowed them
+    20x."""
+    if request.path.parent.name not in ("ml", "learn"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", params=["square", "triangular"])
+def model_path(request, tmp_path_factory):
+    """(lattice kind, path of a random-weight model file for it)."""
+    path = tmp_path_factory.mktemp("models") / f"random-{request.param}.safetensors"
+    return request.param, write_random_model(path, request.param)
+
+
+@pytest.fixture(scope="session")
+def sd_parameters():
+    """The s-d parameters written into the random models' metadata."""
+    return SD_PARAMETERS
+

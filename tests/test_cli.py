@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from llgsim.cli import app
-from llgsim.config import parse_config
-from llgsim.io import Trajectory
-from llgsim.simulation import run
+from llgsim.run.schema import parse_config
+from llgsim.run.runfile import Trajectory
+from llgsim.run.driver import run
 
 ROOT = Path(__file__).resolve().parents[1]
 LLGSIM = str(Path(sys.executable).parent / "llgsim")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from llgsim.config import (build_system, load_config, parse_config, resumable_difference,
+from llgsim.run.schema import (build_system, load_config, parse_config, resumable_difference,
                            temperature_schedule)
 from llgsim.errors import InputError
 from llgsim.states import random_spins

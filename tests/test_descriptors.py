@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from llgsim import InputError, Lattice
-from llgsim.descriptors import (Descriptor, DescriptorSettings, build_tables,
+from llgsim.ml.descriptor import (Descriptor, DescriptorSettings, build_tables,
                                 irreducible_representations, symmetry_adapted_basis)
 from llgsim.states import ferromagnetic, random_spins, spiral_120, tetrahedral
 from llgsim.testing import random_rotation

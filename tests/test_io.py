@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from llgsim.errors import InputError
-from llgsim.io import (Checkpoint, Trajectory, TrajectoryWriter, open_for_resume, read_frame,
+from llgsim.run.runfile import (Checkpoint, Trajectory, TrajectoryWriter, open_for_resume, read_frame,
                        rng_state_from_array, rng_state_to_array)
 
 N = 12

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from llgsim.config import parse_config
-from llgsim.ml.dataset import parse_data_config
-from llgsim.ml.training import parse_train_config
+from llgsim.run.schema import parse_config
+from llgsim.learn.dataset import parse_data_config
+from llgsim.learn.training import parse_train_config
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 #: file-name prefix -> the parser of the command that reads it (generate, train, run)
 PARSERS = {"data_": parse_data_config, "train_": parse_train_config}
 
 
-@pytest.mark.parametrize("path", sorted(RUNS.glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RUNS.glob("**/*.toml")), ids=lambda p: p.name)
 def test_shipped_config_validates(path):
     parse = next((p for prefix, p in PARSERS.items() if path.name.startswith(prefix)),
                  parse_config)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import llgsim.config
-from llgsim.config import parse_config
-from llgsim.io import Trajectory
-from llgsim.simulation import SimulationError, run
+import llgsim.run.schema
+from llgsim.run.schema import parse_config
+from llgsim.run.runfile import Trajectory
+from llgsim.run.driver import SimulationError, run
 
 CLASSICAL = """
 [lattice]
@@ -178,13 +178,13 @@ class PoisonedAfter:
 
 
 def test_non_finite_field_stops_with_step_and_site(tmp_path, monkeypatch):
-    build = llgsim.config.build_provider
+    build = llgsim.run.schema.build_provider
 
     def poisoned(cfg):
         lattice, model, provider = build(cfg)
         return lattice, model, PoisonedAfter(provider, calls, site=7)
 
-    monkeypatch.setattr(llgsim.config, "build_provider", poisoned)
+    monkeypatch.setattr(llgsim.run.schema, "build_provider", poisoned)
     # 2 provider calls per step: call 2k + 1 gives the field at the start of step k (a NaN there
     # makes a NaN midpoint spin, which the provider refuses), 2k + 2 the midpoint field (a NaN
     # there makes a NaN new spin, which the driver catches)
@@ -202,7 +202,7 @@ def test_scheme_heun_drives_heun_step(tmp_path):
     """dynamics.scheme = "heun" runs llgsim.dynamics.heun_step: the run's final spins equal a
     hand loop of heun_step with the same initial spins and noise stream (same arithmetic, so
     bitwise), and differ from the SIB run."""
-    from llgsim.config import build_provider, initial_spins
+    from llgsim.run.schema import build_provider, initial_spins
     from llgsim.dynamics import heun_step
 
     text = CLASSICAL.replace("[dynamics]", '[dynamics]\nscheme = "heun"')
@@ -211,7 +211,7 @@ def test_scheme_heun_drives_heun_step(tmp_path):
     lattice, _, provider = build_provider(cfg)
     spins = initial_spins(cfg.initial, lattice)
     rng = np.random.Generator(np.random.PCG64(cfg.dynamics.seed))
-    schedule = llgsim.config.temperature_schedule(cfg)
+    schedule = llgsim.run.schema.temperature_schedule(cfg)
     for step in range(12):
         kT = schedule(step * cfg.dynamics.dt)
         normals = rng.standard_normal(spins.shape) if kT > 0 else None

@@ -1,5 +1,5 @@
 """Machine-learned force field: Behler-Parrinello site energies on the symmetry-invariant
-descriptor of :mod:`llgsim.descriptors`.
+descriptor of :mod:`llgsim.ml.descriptor`.
 
 * :mod:`llgsim.ml.network`   -- the torch model (descriptor -> normalisation -> MLP -> eps_i),
   energy E = sum_i eps_i and field H_i = -dE/dS_i by autograd. Imports torch.

@@ -102,7 +102,7 @@ def check_lattice_kind(metadata: dict, lattice_kind: str) -> None:
 
 def check_descriptor(metadata: dict, fingerprint: str) -> None:
     """Refuse a model whose descriptor tables differ from those this llgsim builds from the
-    same settings (:meth:`llgsim.descriptors.DescriptorTables.fingerprint`)."""
+    same settings (:meth:`llgsim.ml.descriptor.DescriptorTables.fingerprint`)."""
     if metadata["descriptor"]["fingerprint"] != fingerprint:
         raise InputError("model descriptor", metadata["descriptor"]["settings"],
                          "a descriptor identical to the one this llgsim builds from these "

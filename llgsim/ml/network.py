@@ -3,7 +3,7 @@
     eps_i = MLP_E(x_i),   h_i = MLP_H(x_i),   x_i = (G_i(u) - mu) / sigma,   u_j = S_j / |S_j|
     E = sum_i eps_i - sum_i h_i (|S_i| - 1),      H_i = -dE/dS_i
 
-G_i is the descriptor of :mod:`llgsim.descriptors` (N, F) of the unit spins u, mu and sigma (F,)
+G_i is the descriptor of :mod:`llgsim.ml.descriptor` (N, F) of the unit spins u, mu and sigma (F,)
 the feature mean and standard deviation of the training data, MLP_E and MLP_H two networks of
 the same layout (linear layers with a smooth activation, SiLU or tanh, so the field is smooth,
 and one output): the site energy eps_i and the parallel field h_i. Two networks rather than two
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..descriptors import Descriptor, DescriptorSettings
+from .descriptor import Descriptor, DescriptorSettings
 from ..errors import InputError
 from ..lattice import Lattice
 from . import modelfile

@@ -43,7 +43,7 @@ def test_readable_with_numpy_alone(model_path):
         meta = json.loads(f.metadata()["llgsim"])
     assert set(load_file(str(path))) >= {"feature_mean", "layers.0.weight"}
     code = ("import sys; from llgsim.ml.modelfile import load_model; "
-            "from llgsim.ml.pretrained import list_models; import llgsim.descriptors; "
+            "from llgsim.ml.pretrained import list_models; import llgsim.ml.descriptor; "
             f"a, m = load_model({str(path)!r}); list_models(); "
             "assert 'torch' not in sys.modules; print(m['content_hash'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

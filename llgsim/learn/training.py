@@ -1,0 +1,412 @@
+"""Training of the Behler-Parrinello force field on ED-labelled snapshots (torch, CPU).
+
+Loss over a batch of snapshots (physics.md section 3, "Loss"), with Delta H_i = H_pred,i - H_ref,i:
+
+    L = w_field  mean_i |Delta H_i|^2
+      + w_torque mean_i |S_i x Delta H_i|^2
+      + w_energy mean_s ((E_pred,s - E_ref,s) / N)^2
+
+means over all sites (and snapshots) of the batch, |.| the Euclidean norm of the 3-vector.
+S_i x Delta H_i is the error of the perpendicular field, the only part that drives the
+dynamics (|S_i x v| = |v - (v . S_i) S_i| for unit S_i); in DE it is ~1 % of |H_i|, hence its
+own weight. The predicted field is the field -dE/dS_i of the network (llgsim.ml.network).
+Since the spins of a snapshot are fixed, its descriptor G and the local Jacobian dG/dS are
+computed once (:func:`environment_jacobian`); each step then needs only the network, its
+input gradient and one contraction with the Jacobian (second derivatives of the network alone),
+about ten times cheaper than differentiating through the descriptor twice.
+
+Training: Adam, a validation split by snapshot, learning rate reduced by ``lr_factor`` after
+``lr_patience`` epochs without improvement of the validation loss, early stopping after
+``patience`` such epochs, the best weights (validation loss) written to the model file. A
+checkpoint after every epoch makes an interrupted training resume where it stopped.
+J. Behler and M. Parrinello, PRL 98, 146401 (2007); REV25 (arXiv:2501.06171).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time as wallclock
+from pathlib import Path
+from typing import Annotated, Callable, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..run.schema import _Table, parse_toml
+from ..errors import InputError
+from .dataset import Snapshots, dataset_hash, read_dataset
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+#: Feature standard deviations are floored here: a feature (almost) constant on the training
+#: data must not be amplified on configurations where it varies.
+MIN_FEATURE_STD = 1e-3
+
+
+# ---------------------------------------------------------------------- config
+
+class TrainData(_Table):
+    paths: Annotated[list[str], Field(min_length=1)]
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    split_seed: NonNegativeInt = 0
+
+
+class DescriptorTable(_Table):
+    n_shells: PositiveInt
+    n_pair_shells: NonNegativeInt
+    eps: PositiveFloat = 0.1
+    n_bond_shells: NonNegativeInt = 0
+
+
+class NetworkTable(_Table):
+    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [64, 64]
+    activation: Literal["silu", "tanh"] = "silu"
+    seed: NonNegativeInt = 0
+    descriptor: DescriptorTable | None = None  # default: DescriptorSettings.default(kind)
+
+
+class LossTable(_Table):
+    w_field: NonNegativeFloat = 1.0
+    w_torque: NonNegativeFloat = 1.0
+    w_energy: NonNegativeFloat = 0.0
+
+
+class OptimizerTable(_Table):
+    lr: PositiveFloat = 1e-3
+    batch_snapshots: PositiveInt = 4
+    max_epochs: PositiveInt = 200
+    patience: PositiveInt = 20
+    lr_factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    lr_patience: PositiveInt = 6
+    min_lr: PositiveFloat = 1e-5
+    threads: PositiveInt = 1
+    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = "float32"  # working precision; files are float64
+
+
+class TrainOutput(_Table):
+    model: str
+    checkpoint: str
+
+
+class TrainConfig(_Table):
+    data: TrainData
+    network: NetworkTable = NetworkTable()
+    loss: LossTable = LossTable()
+    optimizer: OptimizerTable = OptimizerTable()
+    output: TrainOutput
+
+
+def parse_train_config(text: str) -> TrainConfig:
+    """Validate the TOML text of a training config; errors are one-line InputErrors."""
+    cfg = parse_toml(text, TrainConfig)
+    if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
+        raise InputError("loss", "all weights 0", "at least one positive weight")
+    return cfg
+
+
+# ---------------------------------------------------------------------- data
+
+def load_snapshots(paths) -> tuple[Snapshots, str]:
+    """Concatenate the datasets at ``paths`` (same lattice and model); return them and the
+    training-data hash (sha256 of the datasets' hashes joined, in the given order)."""
+    parts = [read_dataset(p) for p in paths]
+    for p, s in zip(paths[1:], parts[1:]):
+        if s.model != parts[0].model:
+            raise InputError("data.paths", str(p), f"a dataset of the same model and lattice as "
+                             f"{paths[0]} ({parts[0].model})")
+    joined = Snapshots(*(np.concatenate([getattr(s, n) for s in parts])
+                         for n in ("spins", "energy", "field", "density")),
+                       {k: np.concatenate([s.records[k] for s in parts]) for k in parts[0].records},
+                       parts[0].model, parts[0].lattice)
+    hashes = [dataset_hash(p) for p in paths]
+    digest = hashes[0] if len(hashes) == 1 else hashlib.sha256(
+        "\n".join(hashes).encode()).hexdigest()
+    return joined, digest
+
+
+def split_snapshots(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) snapshot indices: a seeded permutation, round(fraction n) (at least
+    one) snapshots for validation, both sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(fraction * n)))
+    if n_val >= n:
+        raise InputError("data", f"{n} snapshots", "at least 2 snapshots to split off validation")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+# ---------------------------------------------------------------------- loss
+
+def field_errors(spins, field_pred, field_ref) -> dict:
+    """Squared-error sums of one snapshot (torch tensors (N, 3)): {"field": sum_i |dH_i|^2,
+    "torque": sum_i |S_i x dH_i|^2}, dH = field_pred - field_ref."""
+    import torch
+
+    diff = field_pred - field_ref
+    return {"field": (diff * diff).sum(),
+            "torque": torch.linalg.cross(spins, diff).pow(2).sum()}
+
+
+def tangent_frames(spins):
+    """Two orthonormal vectors perpendicular to each spin, torch (..., 2, 3) for spins (..., 3):
+    e1 = the Cartesian axis least aligned with u = S / |S|, projected out of u and normalised;
+    e2 = u x e1."""
+    import torch
+
+    u = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
+    axis = torch.nn.functional.one_hot(u.abs().argmin(-1), 3).to(u.dtype)
+    e1 = axis - (axis * u).sum(-1, keepdim=True) * u
+    e1 = e1 / torch.linalg.vector_norm(e1, dim=-1, keepdim=True)
+    return torch.stack([e1, torch.linalg.cross(u, e1)], dim=-2)
+
+
+def environment_jacobian(descriptor, spins, chunk: int = 15):
+    """Descriptor G (N, F) of the unit spins S / |S| of torch spins (N, 3), and its local
+    Jacobian in the tangent planes of the spins: (jacobian (N, F, M, 2), frames (N, M, 2, 3)),
+
+        dG_nf / dS_{neighbours[n, m]} = sum_k jacobian[n, f, m, k] frames[n, m, k],
+
+    frames[n, m] = :func:`tangent_frames` of S_{neighbours[n, m]}. The derivative through the
+    normalisation (as in llgsim.ml.network) is perpendicular to each spin, so two components per
+    neighbour hold it exactly: two thirds of the memory of the Cartesian form, which bounds the
+    training set that fits in memory.
+
+    Forward-mode differentiation: the spins of every environment are laid out side by side (row
+    n M + m holds S_{neighbours[n, m]}), and a twin of ``descriptor`` reads them through the
+    table neighbours'[n, m] = n M + m, so G_n depends on rows n M .. n M + M - 1 only: one
+    tangent per local slot and tangent direction (2 M of them, ``chunk`` at a time) gives all N
+    blocks at once. Fixed spins make G and the Jacobian constants of the training.
+    """
+    import torch
+
+    from ..ml.descriptor import Descriptor
+
+    n, m = descriptor.neighbours.shape
+    twin = Descriptor(descriptor.lattice, descriptor.settings)
+    twin.neighbours = np.arange(n * m).reshape(n, m)
+    local = spins[torch.as_tensor(descriptor.neighbours)].reshape(n * m, 3)
+    frames = tangent_frames(local)  # (n m, 2, 3)
+
+    def of_unit_spins(s):
+        return twin(s / torch.linalg.vector_norm(s, dim=-1, keepdim=True))
+
+    k = 2 * m
+    slot = torch.eye(m, dtype=spins.dtype).reshape(m, 1, m, 1, 1)  # tangent of slot j: e_k(S_nj)
+    tangents = (slot * frames.reshape(1, n, m, 2, 3)).permute(0, 3, 1, 2, 4).reshape(k, n * m, 3)
+    with torch.no_grad():
+        features = of_unit_spins(local)
+    _, dg = torch.func.vmap(lambda t: torch.func.jvp(of_unit_spins, (local,), (t,)),
+                            chunk_size=chunk)(tangents)
+    return (features, dg.permute(1, 2, 0).reshape(n, -1, m, 2).contiguous(),
+            frames.reshape(n, m, 2, 3))
+
+
+def energy_and_field_from_features(model, features, jacobian, frames, neighbours, spins,
+                                   create_graph: bool):
+    """(E, H) of the network on unit spins (N, 3) from precomputed G (N, F) and the tangent
+    Jacobian (N, F, M, 2) with its frames (N, M, 2, 3) (:func:`environment_jacobian`):
+
+        E = sum_n eps_n,
+        H_i = -sum_{n, m: neighbours[n, m] = i} sum_{f, k} (d eps_n / d G_nf) jacobian[n, f, m, k]
+              frames[n, m, k] + h_i S_i
+
+    (eps_n, h_n) the two network outputs of G_n: the same numbers as ``model.energy_and_field``
+    (autograd through the descriptor; the Jacobian carries the normalisation, so the first term
+    is perpendicular to S_i). neighbours: (N, M) int64 torch tensor, the descriptor's site
+    table. With ``create_graph`` the field stays differentiable in the network parameters.
+    """
+    import torch
+
+    g = features.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = model.outputs_of_features(g)
+        energy = out[:, 0].sum()
+        (v,) = torch.autograd.grad(energy, g, create_graph=create_graph)
+    n, f, m, _ = jacobian.shape
+    w = torch.einsum("nf,nfk->nk", v, jacobian.reshape(n, f, 2 * m)).reshape(n, m, 2)
+    w = torch.einsum("nmk,nmka->nma", w, frames).reshape(n * m, 3)
+    field = out[:, 1:2] * spins - torch.zeros(n, 3, dtype=w.dtype).index_add(
+        0, neighbours.reshape(-1), w)
+    return energy, field
+
+
+def snapshot_loss(model, snapshot: dict, neighbours, weights: LossTable, create_graph: bool):
+    """(loss, parts) of one snapshot: the module-docstring loss with means over its N sites.
+
+    snapshot : dict of torch tensors "features" (N, F), "jacobian" (N, F, M, 2), "frames"
+               (N, M, 2, 3) (see :func:`environment_jacobian`), "spins" (N, 3), "field" (N, 3),
+               "energy" ().
+    parts    : the float squared-error sums (field, torque) and the energy error per site.
+    """
+    energy, field = energy_and_field_from_features(model, snapshot["features"],
+                                                   snapshot["jacobian"], snapshot["frames"],
+                                                   neighbours, snapshot["spins"], create_graph)
+    n = len(field)
+    err = field_errors(snapshot["spins"], field, snapshot["field"])
+    de = (energy - snapshot["energy"]) / n
+    loss = (weights.w_field * err["field"] + weights.w_torque * err["torque"]) / n \
+        + weights.w_energy * de * de
+    parts = {"field": err["field"].item(), "torque": err["torque"].item(), "energy": de.item()}
+    return loss, parts
+
+
+def _evaluate(model, snapshots, neighbours, weights) -> dict:
+    """Validation figures over a list of snapshots: loss, field RMSE, perpendicular-field RMSE
+    (per-site vector norms) and energy RMSE per site."""
+    sums = {"loss": 0.0, "field": 0.0, "torque": 0.0, "energy": 0.0}
+    for snap in snapshots:
+        loss, parts = snapshot_loss(model, snap, neighbours, weights, create_graph=False)
+        sums["loss"] += loss.item()
+        sums["field"] += parts["field"]
+        sums["torque"] += parts["torque"]
+        sums["energy"] += parts["energy"] ** 2
+    n_sites = len(snapshots[0]["spins"])
+    m = len(snapshots)
+    return {"loss": sums["loss"] / m, "rmse_field": float(np.sqrt(sums["field"] / (m * n_sites))),
+            "rmse_perp": float(np.sqrt(sums["torque"] / (m * n_sites))),
+            "rmse_energy_per_site": float(np.sqrt(sums["energy"] / m))}
+
+
+# ---------------------------------------------------------------------- training
+
+def _feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored standard deviation (F,) of the stacked training features (S N, F)."""
+    std = features.std(0).clamp_min(MIN_FEATURE_STD)
+    return features.mean(0).double().numpy(), std.double().numpy()
+
+
+def keep_training(epoch: int, best_epoch: int, patience: int, max_epochs: int) -> bool:
+    """Early-stopping rule: go on while fewer than ``max_epochs`` epochs are done and the best
+    validation loss is less than ``patience`` epochs old."""
+    return epoch < max_epochs and epoch - best_epoch < patience
+
+
+def _config_hash(cfg: TrainConfig, data_hash: str) -> str:
+    """What a checkpoint must match to be resumed: the config (less output paths and
+    max_epochs) and the training data."""
+    d = cfg.model_dump()
+    d.pop("output")
+    d["optimizer"].pop("max_epochs")
+    return hashlib.sha256((json.dumps(d, sort_keys=True) + data_hash).encode()).hexdigest()
+
+
+def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
+    """Train the model of the training config at ``config_path``; write the model file.
+
+    progress : called with one line per epoch (losses, validation RMSEs, learning rate, time).
+    Returns {"model", "content_hash", "metrics"}; metrics (also in the model file) hold the
+    validation figures of the best epoch, the split sizes, epochs and training seconds.
+    Resumes from ``output.checkpoint`` when it belongs to the same config and data.
+    """
+    import torch
+
+    from ..ml.descriptor import Descriptor, DescriptorSettings
+    from ..lattice import Lattice
+    from ..ml.network import BehlerParrinello
+
+    cfg = parse_train_config(Path(config_path).read_text())
+    opt = cfg.optimizer
+    torch.set_num_threads(opt.threads)
+    snaps, data_hash = load_snapshots(cfg.data.paths)
+    train_idx, val_idx = split_snapshots(len(snaps), cfg.data.validation_fraction,
+                                         cfg.data.split_seed)
+    lat = snaps.lattice
+    lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
+    settings = (DescriptorSettings.default(lattice.kind) if cfg.network.descriptor is None
+                else DescriptorSettings(**cfg.network.descriptor.model_dump()))
+    descriptor = Descriptor(lattice, settings)
+    dtype = getattr(torch, opt.dtype)
+    neighbours = torch.as_tensor(descriptor.neighbours)
+    model = BehlerParrinello(descriptor, tuple(cfg.network.hidden), cfg.network.activation,
+                             seed=cfg.network.seed).to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=opt.lr_factor, patience=opt.lr_patience, min_lr=opt.min_lr)
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "best_state": None,
+             "history": [], "seconds": 0.0}
+    ck_path = Path(cfg.output.checkpoint)
+    key = _config_hash(cfg, data_hash)
+    resumed = False
+    if ck_path.exists():
+        ck = torch.load(ck_path, weights_only=False)
+        if ck["key"] == key:
+            model.load_state_dict(ck["model"])
+            optimizer.load_state_dict(ck["optimizer"])
+            scheduler.load_state_dict(ck["scheduler"])
+            state, resumed = ck["state"], True
+            progress(f"resumed from {ck_path} at epoch {state['epoch']}")
+        else:
+            progress(f"checkpoint {ck_path} belongs to another config or data: starting anew")
+    snapshots = []
+    if keep_training(state["epoch"], state["best_epoch"], opt.patience, opt.max_epochs):
+        t0 = wallclock.time()
+        for k in range(len(snaps)):
+            spins = torch.from_numpy(snaps.spins[k]).to(dtype)
+            features, jacobian, frames = environment_jacobian(descriptor, spins)
+            snapshots.append({"features": features, "jacobian": jacobian, "frames": frames,
+                              "spins": spins,
+                              "field": torch.from_numpy(snaps.field[k]).to(dtype),
+                              "energy": torch.tensor(snaps.energy[k], dtype=dtype)})
+        progress(f"descriptors and their Jacobians of {len(snaps)} snapshots: "
+                 f"{wallclock.time() - t0:.0f} s")
+    if not resumed:
+        mean, std = _feature_statistics(torch.cat([snapshots[k]["features"] for k in train_idx]))
+        parallel = (snaps.spins[train_idx] * snaps.field[train_idx]).sum(-1).mean()
+        with torch.no_grad():  # normalisation; mean energy per site and parallel field as offsets
+            model.feature_mean.copy_(torch.from_numpy(mean))
+            model.feature_std.copy_(torch.from_numpy(std))
+            model.mlp[-1].bias.fill_(float(snaps.energy[train_idx].mean() / lattice.n_sites))
+            model.parallel_mlp[-1].bias.fill_(float(parallel))
+    progress(f"{len(train_idx)} training / {len(val_idx)} validation snapshots of "
+             f"{lattice.kind} {lattice.Lx}x{lattice.Ly}, {descriptor.n_features} features, "
+             f"layout {model.layout}")
+    rng = np.random.default_rng((opt.seed, state["epoch"]))
+    while keep_training(state["epoch"], state["best_epoch"], opt.patience, opt.max_epochs):
+        t0 = wallclock.time()
+        model.train()
+        order = rng.permutation(train_idx)
+        train_loss = 0.0
+        for start in range(0, len(order), opt.batch_snapshots):
+            batch = order[start:start + opt.batch_snapshots]
+            optimizer.zero_grad()
+            for k in batch:
+                loss, _ = snapshot_loss(model, snapshots[k], neighbours, cfg.loss,
+                                        create_graph=True)
+                (loss / len(batch)).backward()
+                train_loss += loss.item()
+            optimizer.step()
+        val = _evaluate(model, [snapshots[k] for k in val_idx], neighbours, cfg.loss)
+        scheduler.step(val["loss"])
+        state["epoch"] += 1
+        state["seconds"] += wallclock.time() - t0
+        lr = optimizer.param_groups[0]["lr"]
+        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss / len(order),
+                                 **{f"val_{k}": v for k, v in val.items()}, "lr": lr})
+        if val["loss"] < state["best_loss"]:
+            state.update(best_loss=val["loss"], best_epoch=state["epoch"], best_val=val,
+                         best_state={k: v.clone() for k, v in model.state_dict().items()})
+        progress(f"epoch {state['epoch']:4d}  train {train_loss / len(order):.3e}  "
+                 f"val {val['loss']:.3e}  rmse H {val['rmse_field']:.2e}  "
+                 f"H_perp {val['rmse_perp']:.2e}  E/N {val['rmse_energy_per_site']:.1e}  "
+                 f"lr {lr:.1e}  {wallclock.time() - t0:.1f} s")
+        ck_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "state": state}, ck_path)
+        rng = np.random.default_rng((opt.seed, state["epoch"]))
+    model.load_state_dict(state["best_state"])
+    model.to(torch.float64)
+    metrics = {"validation": state["best_val"], "best_epoch": state["best_epoch"],
+               "epochs": state["epoch"], "train_seconds": round(state["seconds"], 1),
+               "n_train": int(len(train_idx)), "n_validation": int(len(val_idx)),
+               "training_lattice": lat, "loss_weights": cfg.loss.model_dump()}
+    params = {k: v for k, v in snaps.model.items() if k != "lattice"}
+    out = Path(cfg.output.model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    content = model.save(out, params, data_hash, metrics)
+    progress(f"wrote {out} (best epoch {state['best_epoch']}: validation rmse H "
+             f"{state['best_val']['rmse_field']:.3e}, H_perp {state['best_val']['rmse_perp']:.3e})")
+    return {"model": str(out), "content_hash": content, "metrics": metrics}

@@ -1,0 +1,381 @@
+"""Trajectory files: HDF5 in the H5MD 1.1 layout, with the run's latest checkpoint inside.
+
+One file is the whole run: spin frames, scalar observables, the run config and provenance, and
+a full-precision checkpoint. docs/file_format.md documents the schema; plain h5py reads it.
+
+Crash safety. The writer uses HDF5's single-writer/multiple-reader mode (SWMR, libver "latest"):
+every group, dataset and attribute is created before SWMR starts (under a temporary name: the
+file appears at its path only in SWMR mode, since a reader there would stop SWMR from
+starting), after which the writer only resizes, writes and flushes, so the file on disk is
+consistent at every instant, also when the process is killed. The checkpoint has two slots; a
+new checkpoint goes to the slot not in use, is flushed, and only then is the one-integer record
+``checkpoint/slot`` switched to it and flushed again, so a kill at any moment leaves the
+previous checkpoint valid. A file whose writer was killed keeps HDF5's "open for writing" flags:
+it opens read-only in SWMR mode (which :class:`Trajectory` always uses), and
+:func:`open_for_resume` rebuilds it into a fresh file (temporary file + atomic ``os.replace``)
+before appending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+
+H5MD_VERSION = (1, 1)
+SPINS = "particles/all/spins"
+OBSERVABLES = "observables"
+CHECKPOINT = "checkpoint"
+PARAMETERS = "parameters"
+_SERIES_CHUNK = 1024  # entries per chunk of step/time/scalar-value datasets
+_COPY_BYTES = 1 << 26  # block size when a recovery copies a time series
+_JSON_ATTRS = ("lattice", "provider", "overrides")  # /parameters attributes holding JSON
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Exact run state at the start of step ``step``.
+
+    spins     : (N, 3) float64.
+    step      : int, steps completed.
+    time      : float, simulated time (hbar / t_1).
+    rng_state : dict, numpy PCG64 ``bit_generator.state``.
+    """
+
+    spins: np.ndarray
+    step: int
+    time: float
+    rng_state: dict
+
+
+def rng_state_to_array(state: dict) -> np.ndarray:
+    """PCG64 state dict -> (6,) uint64: state and increment as (high, low) 64-bit words, then
+    has_uint32 and uinteger."""
+    if state["bit_generator"] != "PCG64":
+        raise InputError("rng", state["bit_generator"], "a PCG64 generator")
+    mask = (1 << 64) - 1
+    s, inc = state["state"]["state"], state["state"]["inc"]
+    return np.array([s >> 64, s & mask, inc >> 64, inc & mask, state["has_uint32"],
+                     state["uinteger"]], dtype=np.uint64)
+
+
+def rng_state_from_array(words) -> dict:
+    """Inverse of :func:`rng_state_to_array`."""
+    w = [int(x) for x in words]
+    return {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1],
+                                                "inc": (w[2] << 64) | w[3]},
+            "has_uint32": w[4], "uinteger": w[5]}
+
+
+# ---------------------------------------------------------------------- writing
+
+class TrajectoryWriter:
+    """Appends frames, observables and checkpoints to a run file in SWMR mode.
+
+    Build with :meth:`create` (new file) or :func:`open_for_resume`. Frames are (N, 3) arrays
+    stored in the file's frame dtype, one frame per chunk; observables are float64 values of
+    the shape declared at creation.
+    """
+
+    def __init__(self, file: h5py.File):
+        self._file = file
+        self._file.swmr_mode = True
+        # dataset handles of every series, (value, time, step) in the order _append writes them
+        self._series = {name: tuple(file[f"{name}/{d}"] for d in ("value", "time", "step"))
+                        for name in _series_groups(file)}
+
+    @classmethod
+    def create(cls, path, *, n_sites: int, positions: np.ndarray, box: np.ndarray,
+               observables: dict[str, tuple], frame_dtype: str, compression: str,
+               config_text: str, provenance: dict) -> "TrajectoryWriter":
+        """Create the file at ``path`` (which must not exist) with every dataset and attribute.
+
+        positions   : (N, 2) float64 site positions (lattice constants).
+        box         : (2, 2) float64 periodic box edge vectors as rows.
+        observables : name -> shape of one value (() for a scalar).
+        frame_dtype : "float32" or "float64"; compression: "lzf" (with shuffle) or "none".
+        provenance  : str -> str or number, written as attributes of /parameters.
+
+        The file is built under a temporary name beside ``path`` and linked to ``path`` only
+        once SWMR writing has started: HDF5 refuses to start SWMR writing while a reader has
+        the file open, so a reader polling ``path`` (``llgsim info``, a monitoring script)
+        could otherwise kill a starting run.
+        """
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        f = h5py.File(tmp, "w", libver="latest")
+        try:
+            h5md = f.create_group("h5md")
+            h5md.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
+            from .. import __version__
+
+            f.create_group("h5md/author").attrs["name"] = "llgsim user"
+            creator = f.create_group("h5md/creator")
+            creator.attrs["name"], creator.attrs["version"] = "llgsim", __version__
+            group = f.create_group("particles/all")
+            boxg = group.create_group("box")
+            boxg.attrs["dimension"] = np.int32(2)
+            boxg.attrs["boundary"] = np.array([b"periodic", b"periodic"])
+            boxg.create_dataset("edges", data=np.asarray(box, dtype=np.float64))
+            group.create_dataset("position", data=np.asarray(positions, dtype=np.float64))
+            filters = {"compression": "lzf", "shuffle": True} if compression == "lzf" else {}
+            _create_series(f.create_group(SPINS), (n_sites, 3), frame_dtype, (1, n_sites, 3),
+                           filters)
+            for name, shape in observables.items():
+                _create_series(f.create_group(f"{OBSERVABLES}/{name}"), tuple(shape), "float64",
+                               (_SERIES_CHUNK, *shape), {})
+            ck = f.create_group(CHECKPOINT)
+            ck.create_dataset("slot", data=np.int64(-1))
+            ck.create_dataset("spins", shape=(2, n_sites, 3), dtype=np.float64)
+            ck.create_dataset("step", shape=(2,), dtype=np.int64)
+            ck.create_dataset("time", shape=(2,), dtype=np.float64)
+            ck.create_dataset("rng", shape=(2, 6), dtype=np.uint64)
+            params = f.create_group(PARAMETERS)
+            params.attrs["config"] = config_text
+            for key, value in provenance.items():
+                params.attrs[key] = value
+            f.flush()
+            writer = cls(f)
+            os.link(tmp, path)  # atomic, and refuses an existing path as mode "x" would
+            return writer
+        except BaseException:
+            f.close()
+            raise
+        finally:
+            tmp.unlink()
+
+    def write_frame(self, step: int, time: float, spins: np.ndarray) -> None:
+        """Append one (N, 3) frame."""
+        _append(self._series[SPINS], step, time, spins)
+
+    def write_observables(self, step: int, time: float, values: dict) -> None:
+        """Append one entry to each named observable series."""
+        for name, value in values.items():
+            _append(self._series[f"{OBSERVABLES}/{name}"], step, time, value)
+
+    def write_checkpoint(self, ck: Checkpoint) -> None:
+        """Store ``ck`` in the free slot, then switch the slot record (module docstring)."""
+        group = self._file[CHECKPOINT]
+        slot = 1 - int(group["slot"][()]) if group["slot"][()] >= 0 else 0
+        self._file.flush()  # frames and observables before the checkpoint that covers them
+        group["spins"][slot] = np.asarray(ck.spins, dtype=np.float64)
+        group["step"][slot] = ck.step
+        group["time"][slot] = ck.time
+        group["rng"][slot] = rng_state_to_array(ck.rng_state)
+        self._file.flush()
+        group["slot"][()] = slot
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _create_series(group, value_shape, dtype, chunks, filters) -> None:
+    """H5MD time series: step (T,) int64, time (T,) float64, value (T, *value_shape)."""
+    group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
+                         chunks=(_SERIES_CHUNK,))
+    group.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
+                         chunks=(_SERIES_CHUNK,))
+    group.create_dataset("value", shape=(0, *value_shape), maxshape=(None, *value_shape),
+                         dtype=dtype, chunks=chunks, **filters)
+
+
+def _append(datasets, step, time, value) -> None:
+    """Append one entry to the (value, time, step) datasets of a series."""
+    n = datasets[0].shape[0]
+    for ds, item in zip(datasets, (value, time, step)):
+        ds.resize(n + 1, axis=0)
+        ds[n] = item
+
+
+def _series_length(group) -> int:
+    """Entries present in all of step, time and value (a killed writer may leave them unequal)."""
+    return min(group[name].shape[0] for name in ("step", "time", "value"))
+
+
+def _series_groups(f: h5py.File) -> list[str]:
+    return [SPINS] + [f"{OBSERVABLES}/{name}" for name in f.get(OBSERVABLES, {})]
+
+
+def _entries_before(group, step: int) -> int:
+    """Length of the leading run of entries with increasing steps below ``step`` (entries past
+    the checkpoint of a killed writer may hold unwritten fill values, so do not bisect)."""
+    steps = group["step"][:_series_length(group)]
+    ok = steps < step
+    ok[1:] &= np.diff(steps) > 0
+    return int(ok.size if ok.all() else np.argmin(ok))
+
+
+def _checkpoint(f: h5py.File) -> Checkpoint | None:
+    group = f[CHECKPOINT]
+    slot = int(group["slot"][()])
+    if slot < 0:
+        return None
+    return Checkpoint(group["spins"][slot], int(group["step"][slot]),
+                      float(group["time"][slot]), rng_state_from_array(group["rng"][slot]))
+
+
+def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
+    """Open a run file to continue it from its checkpoint.
+
+    Series entries at or after the checkpoint step are dropped (the resumed run writes them
+    again, identically). A file left behind by a killed writer is first rebuilt from its valid
+    part. Returns (writer, checkpoint, stored config text).
+    """
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r+", libver="latest")
+    except FileNotFoundError:
+        raise InputError("output.path", str(path), "an existing run file to resume") from None
+    except OSError:
+        try:  # HDF5 refuses a file still flagged open by a killed SWMR writer: rebuild it
+            _rebuild(path)
+            f = h5py.File(path, "r+", libver="latest")
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise InputError("output.path", str(path),
+                             f"a readable llgsim run file ({type(exc).__name__}: {exc})") from None
+    try:
+        ck = _checkpoint(f) if CHECKPOINT in f else None
+        if ck is None:
+            raise InputError("output.path", str(path), "a run file with a checkpoint to resume")
+        for name in _series_groups(f):
+            n = _entries_before(f[name], ck.step)
+            for ds in f[name].values():
+                ds.resize(n, axis=0)
+        config_text = str(f[PARAMETERS].attrs["config"])
+        return TrajectoryWriter(f), ck, config_text
+    except BaseException:
+        f.close()
+        raise
+
+
+def _rebuild(path: Path) -> None:
+    """Copy the valid part of a crashed run file (everything, with each time series cut before
+    the checkpoint step) to a temporary file, then atomically replace the original."""
+    tmp = path.with_name(path.name + ".rebuild")
+    with h5py.File(path, "r", libver="latest", swmr=True) as src, \
+            h5py.File(tmp, "w", libver="latest") as dst:
+        ck = _checkpoint(src)
+        cut = {name: (_entries_before(src[name], ck.step) if ck else 0)
+               for name in _series_groups(src)}
+        _copy_attrs(src, dst)
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group):
+                _copy_attrs(obj, dst.require_group(name))
+                return
+            series = name.rsplit("/", 1)[0]
+            n = cut.get(series, obj.shape[0] if obj.shape else None)
+            shape = obj.shape if n is None else (n, *obj.shape[1:])
+            out = dst.create_dataset(name, shape=shape, dtype=obj.dtype, chunks=obj.chunks,
+                                     maxshape=obj.maxshape, compression=obj.compression,
+                                     shuffle=obj.shuffle)
+            if n is None:
+                out[()] = obj[()]
+            else:
+                block = max(1, _COPY_BYTES // max(1, obj.dtype.itemsize * int(np.prod(shape[1:]))))
+                for start in range(0, n, block):
+                    out[start:start + block] = obj[start:min(n, start + block)]
+            _copy_attrs(obj, out)
+
+        src.visititems(visit)
+    os.replace(tmp, path)
+
+
+def _copy_attrs(src, dst) -> None:
+    for key, value in src.attrs.items():
+        dst.attrs[key] = value
+
+
+# ---------------------------------------------------------------------- reading
+
+class Trajectory:
+    """Read-only view of a run file (also of one still being written or left by a killed run).
+
+        with Trajectory("out/run.h5") as traj:
+            for step, time, spins in traj.frames():
+                ...
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._file = h5py.File(self.path, "r", libver="latest", swmr=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def config_text(self) -> str:
+        """The run config (TOML text) the file was created with."""
+        return str(self._file[PARAMETERS].attrs["config"])
+
+    @property
+    def provenance(self) -> dict:
+        """Attributes of /parameters other than the config; JSON strings decoded."""
+        out = {}
+        for key, value in self._file[PARAMETERS].attrs.items():
+            if key != "config":
+                out[key] = (json.loads(value) if key in _JSON_ATTRS
+                            else value.item() if isinstance(value, np.generic) else value)
+        return out
+
+    @property
+    def n_frames(self) -> int:
+        return _series_length(self._file[SPINS])
+
+    def frame(self, index: int) -> tuple[int, float, np.ndarray]:
+        """(step, time, spins (N, 3) in the stored dtype) of frame ``index`` (negative counts
+        from the end)."""
+        n = self.n_frames
+        if not -n <= index < n:
+            raise IndexError(f"frame {index} of {n}")
+        index %= n
+        group = self._file[SPINS]
+        return int(group["step"][index]), float(group["time"][index]), group["value"][index]
+
+    def frames(self, start: int = 0, stop: int | None = None, stride: int = 1):
+        """Yield (step, time, spins) frame by frame, reading one frame at a time."""
+        for index in range(*slice(start, stop, stride).indices(self.n_frames)):
+            yield self.frame(index)
+
+    @property
+    def observable_names(self) -> list[str]:
+        return sorted(self._file.get(OBSERVABLES, {}))
+
+    def observable(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(step (T,) int64, time (T,) float64, value (T, ...) float64) of one observable."""
+        group = self._file[f"{OBSERVABLES}/{name}"]
+        n = _series_length(group)
+        return group["step"][:n], group["time"][:n], group["value"][:n]
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The latest complete checkpoint, or None before the first one."""
+        return _checkpoint(self._file)
+
+
+def read_frame(path, index: int, key: str = "file") -> np.ndarray:
+    """Spins of frame ``index`` of the trajectory at ``path``; any failure is an InputError
+    naming ``key``.path or ``key``.frame."""
+    try:
+        with Trajectory(path) as traj:
+            n = traj.n_frames
+            if not -n <= index < n:
+                raise InputError(f"{key}.frame", index, f"a frame index in [{-n}, {n}) for {path}")
+            return np.asarray(traj.frame(index)[2])
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py raises all of these
+        raise InputError(f"{key}.path", str(path),
+                         f"a readable llgsim trajectory ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,168 @@
+"""Training: loss definition against numpy, split, early stopping, checkpoint resume, model file."""
+
+import numpy as np
+import pytest
+import torch
+
+from llgsim import Lattice
+from llgsim.ml.descriptor import Descriptor
+from llgsim.errors import InputError
+from llgsim.learn.dataset import dataset_hash, generate_dataset
+from llgsim.ml.modelfile import read_metadata
+from llgsim.ml.network import BehlerParrinello
+from llgsim.learn.training import (LossTable, energy_and_field_from_features,
+                                environment_jacobian, keep_training, parse_train_config,
+                                snapshot_loss, split_snapshots, tangent_frames, train_model)
+from llgsim.states import random_spins
+
+TOL_EXACT = 1e-12  # same float64 arithmetic in torch and numpy, different summation order
+
+DATA = """
+[lattice]
+kind = "square"
+Lx = 6
+
+[model]
+J = 6.0
+filling = 0.485
+
+[output]
+path = "{out}"
+
+[[random]]
+seed = 1
+count = 6
+"""
+TRAIN = """
+[data]
+paths = ["{data}"]
+validation_fraction = 0.34
+
+[network]
+hidden = [8]
+seed = 1
+
+[loss]
+w_field = 1.0
+w_torque = 3.0
+w_energy = 0.5
+
+[optimizer]
+lr = 0.01
+batch_snapshots = 2
+max_epochs = {epochs}
+patience = 50
+dtype = "float64"
+
+[output]
+model = "{model}"
+checkpoint = "{checkpoint}"
+"""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("data")
+    cfg = tmp / "data.toml"
+    cfg.write_text(DATA.format(out=tmp / "data.h5"))
+    generate_dataset(cfg, progress=lambda line: None)
+    return tmp / "data.h5"
+
+
+def write_train_config(tmp_path, dataset, epochs):
+    path = tmp_path / f"train{epochs}.toml"
+    path.write_text(TRAIN.format(data=dataset, epochs=epochs, model=tmp_path / "m.safetensors",
+                                 checkpoint=tmp_path / "ck.pt"))
+    return path
+
+
+def test_tangent_frames_are_orthonormal_and_perpendicular():
+    random = torch.from_numpy(random_spins(Lattice.square(4), 1))
+    spins = 1.7 * torch.cat([torch.eye(3), -torch.eye(3), random])  # frames follow S / |S|
+    e = tangent_frames(spins)
+    u = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
+    basis = torch.cat([e, u[:, None]], dim=1)  # (n, 3, 3): rows e1, e2, u
+    np.testing.assert_allclose(torch.einsum("nka,nla->nkl", basis, basis).numpy(),
+                               np.broadcast_to(np.eye(3), (len(spins), 3, 3)), atol=TOL_EXACT)
+
+
+def test_jacobian_field_equals_the_autograd_field():
+    lat = Lattice.triangular(8)
+    descriptor = Descriptor(lat)
+    model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
+    spins = torch.from_numpy(random_spins(lat, 4))
+    features, jacobian, frames = environment_jacobian(descriptor, spins)
+    energy, field = energy_and_field_from_features(
+        model, features, jacobian, frames, torch.as_tensor(descriptor.neighbours), spins,
+        create_graph=False)
+    energy_ref, field_ref = model.energy_and_field(spins)
+    assert abs(energy.item() - energy_ref.item()) < TOL_EXACT * abs(energy_ref.item())
+    np.testing.assert_allclose(field.detach().numpy(), field_ref.numpy(), atol=TOL_EXACT)
+
+
+def test_loss_matches_a_numpy_computation():
+    lat = Lattice.square(6)
+    descriptor = Descriptor(lat)
+    model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
+    rng = np.random.default_rng(0)
+    spins = random_spins(lat, 2)
+    field_ref = rng.normal(size=(36, 3))
+    energy_ref = -200.0
+    w = LossTable(w_field=0.7, w_torque=2.0, w_energy=0.3)
+    features, jacobian, frames = environment_jacobian(descriptor, torch.from_numpy(spins))
+    snapshot = {"features": features, "jacobian": jacobian, "frames": frames,
+                "spins": torch.from_numpy(spins),
+                "field": torch.from_numpy(field_ref),
+                "energy": torch.tensor(energy_ref, dtype=torch.float64)}
+    loss, parts = snapshot_loss(model, snapshot, torch.as_tensor(descriptor.neighbours), w, False)
+    energy, field = model.energy_and_field(torch.from_numpy(spins))
+    diff = field.numpy() - field_ref
+    torque = np.cross(spins, diff)
+    de = (float(energy) - energy_ref) / 36
+    expected = (0.7 * np.mean(np.sum(diff ** 2, 1)) + 2.0 * np.mean(np.sum(torque ** 2, 1))
+                + 0.3 * de ** 2)
+    assert abs(loss.item() - expected) < TOL_EXACT * expected
+    assert abs(parts["energy"] - de) < TOL_EXACT * abs(de)
+
+
+def test_split_is_by_snapshot_and_seeded():
+    train, val = split_snapshots(20, 0.25, seed=4)
+    assert len(val) == 5 and len(train) == 15
+    assert sorted(np.concatenate([train, val])) == list(range(20))
+    np.testing.assert_array_equal(split_snapshots(20, 0.25, seed=4)[1], val)
+    with pytest.raises(InputError):
+        split_snapshots(1, 0.5, seed=0)
+
+
+def test_early_stopping_rule():
+    assert keep_training(epoch=5, best_epoch=3, patience=3, max_epochs=10)
+    assert not keep_training(epoch=6, best_epoch=3, patience=3, max_epochs=10)
+    assert not keep_training(epoch=10, best_epoch=10, patience=3, max_epochs=10)
+
+
+def test_train_writes_model_and_resumes(tmp_path, dataset):
+    lines = []
+    first = train_model(write_train_config(tmp_path, dataset, 2), progress=lines.append)
+    assert first["metrics"]["epochs"] == 2 and first["metrics"]["n_validation"] == 2
+    lines.clear()
+    second = train_model(write_train_config(tmp_path, dataset, 4), progress=lines.append)
+    resumed = [line for line in lines if line.startswith("resumed")]
+    assert len(resumed) == 1 and "epoch 2" in resumed[0]
+    assert second["metrics"]["epochs"] == 4
+    meta = read_metadata(second["model"])
+    assert meta["training_data_hash"] == dataset_hash(dataset)
+    assert meta["model_parameters"] == {"hopping": [1.0], "J": 6.0, "filling": 0.485, "kT": 0.0}
+    assert meta["metrics"]["validation"]["rmse_field"] > 0
+    epoch_lines = [line for line in lines if line.startswith("epoch")]
+    assert len(epoch_lines) == 2  # epochs 3 and 4 only
+
+
+def test_bad_train_config_names_the_key():
+    with pytest.raises(InputError, match="optimizer.lr"):
+        parse_train_config(TRAIN.format(data="d.h5", epochs=1, model="m", checkpoint="c")
+                           .replace("lr = 0.01", "lr = -1.0"))
+    with pytest.raises(InputError, match="loss"):
+        parse_train_config(TRAIN.format(data="d.h5", epochs=1, model="m", checkpoint="c")
+                           .replace("w_field = 1.0", "w_field = 0.0")
+                           .replace("w_torque = 3.0", "w_torque = 0.0")
+                           .replace("w_energy = 0.5", "w_energy = 0.0"))
