@@ -1,25 +1,32 @@
-"""Per-site energy and field of the classical spin terms (Heisenberg shells, Zeeman, easy axis).
+"""Per-site energy and field of the classical spin terms (Heisenberg shells, Zeeman, easy axis),
+with the numpy reference and the numba CPU launcher side by side.
 
     E = sum_n J_H,n sum_<ij>_n S_i . S_j - h . sum_i S_i - K sum_i (S_i . e)^2
 
-(conventions.md, "Hamiltonian"; each bond once). With the neighbour table nb (N, z) over every
-offset of every shell (both directions) and the coupling J_c of column c, each bond appears twice
-in sum_i sum_c, so with the exchange sum X_i = sum_c J_c S_nb[i, c]:
+(docs/conventions.md, "Hamiltonian"; each bond once). With the neighbour table nb (N, z) over
+every offset of every shell (both directions) and the coupling J_c of column c, each bond
+appears twice in sum_i sum_c, so with the exchange sum X_i = sum_c J_c S_nb[i, c]:
 
     H_i = -dE/dS_i = -X_i + h + 2 K (S_i . e) e
     E   = sum_i [ 1/2 S_i . X_i - h . S_i - K (S_i . e)^2 ]
 
-Arrays: spins (N, 3) float64 or float32, neighbours (N, z) int64, couplings (z,) float64,
-zeeman and axis (3,) float64; field out (N, 3) float64. ``llgsim.fields.classical`` holds the
-numpy reference and selects the backend.
+Arrays: spins and field (N, 3) of one dtype (float64 or float32), neighbours (N, z) int64,
+couplings (z,) float64, zeeman and axis (3,) float64. ``energy_and_field_<backend>(spins,
+neighbours, couplings, zeeman, K, axis, field)`` fills ``field`` and returns E (float). The CPU
+sum runs over fixed blocks of BLOCK sites, so E does not depend on the thread count.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
+
+#: sites per block of the energy sum (partial sums per block, then the blocks in order)
+BLOCK = 1024
 
 
-@njit(cache=True)
+@register_jitable
 def site_energy_and_field(spins, neighbours, couplings, zeeman, K, axis, i):
     """Energy share e_i and field (hx, hy, hz) of site i (formulas in the module docstring)."""
     xx = 0.0
@@ -41,11 +48,30 @@ def site_energy_and_field(spins, neighbours, couplings, zeeman, K, axis, i):
 
 
 @njit(cache=True, parallel=True)
-def energy_and_field(spins, neighbours, couplings, zeeman, K, axis, field):
+def energy_and_field_cpu(spins, neighbours, couplings, zeeman, K, axis, field):
     """Fill ``field`` (N, 3) with H_i and return the total energy E (float)."""
-    total = 0.0
-    for i in prange(spins.shape[0]):
-        e, field[i, 0], field[i, 1], field[i, 2] = site_energy_and_field(
-            spins, neighbours, couplings, zeeman, K, axis, i)
-        total += e
-    return total
+    n = spins.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    partial = np.zeros(n_blocks)
+    for b in prange(n_blocks):
+        total = 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            e, field[i, 0], field[i, 1], field[i, 2] = site_energy_and_field(
+                spins, neighbours, couplings, zeeman, K, axis, i)
+            total += e
+        partial[b] = total
+    energy = 0.0
+    for b in range(n_blocks):
+        energy += partial[b]
+    return energy
+
+
+def energy_and_field_reference(spins, neighbours, couplings, zeeman, K, axis, field):
+    """numpy version of :func:`energy_and_field_cpu` (same arguments and result)."""
+    s = np.asarray(spins, dtype=np.float64)
+    exchange = np.zeros(s.shape)
+    for c in range(neighbours.shape[1]):
+        exchange += couplings[c] * s[neighbours[:, c]]
+    se = s @ axis
+    field[...] = -exchange + zeeman + 2.0 * K * se[:, None] * axis
+    return float(0.5 * np.sum(s * exchange) - np.sum(s @ zeeman) - K * np.sum(se * se))

@@ -16,8 +16,10 @@ Probe columns (colored random-phase vectors): ``phases`` (2N, 2) holds (cos phi,
 one non-zero entry of row 2 i + s, which sits in column ``2 color[i] + s``.
 
 The per-entry math (on-site 2x2 block, complex products) lives in small scalar functions that
-numba-cuda can compile as device functions; the launchers loop over sites in parallel (prange)
-and over columns innermost.
+numba-cuda can compile as device functions; the CPU launchers (``<job>_cpu``) loop over sites in
+parallel (prange) and over columns innermost. The numpy references (``<job>_reference``, the same
+signatures) apply the same operator through complex arrays and fancy indexing. Sums over sites
+run over fixed blocks of BLOCK sites, so results do not depend on the thread count.
 
 References: A. Weisse, G. Wellein, A. Alvermann, H. Fehske, Rev. Mod. Phys. 78, 275 (2006);
 Z. Wang, G.-W. Chern, C. D. Batista, K. Barros, J. Chem. Phys. 148, 094107 (2018),
@@ -26,10 +28,15 @@ arXiv:1711.10570.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
+
+#: sites per block of a sum over sites (partial sums per block, then the blocks in order)
+BLOCK = 1024
 
 
-@njit(cache=True, inline="always")
+@register_jitable
 def onsite_product(d0, d1, xr, xi, u0r, u0i, u1r, u1i):
     """(X_ii u)_s for the 2x2 block [[d0, xr + i xi], [xr - i xi, d1]] acting on (u0, u1).
 
@@ -71,7 +78,7 @@ def _site_recurrence(x, out, i, factor, onsite, neighbours, hops):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def chebyshev_step(x, out, factor, onsite, neighbours, hops):
+def chebyshev_step_cpu(x, out, factor, onsite, neighbours, hops):
     """In place: out <- factor * X x - out, on (2N, 2, S) split-complex blocks.
 
     With factor = 2 this is the Chebyshev recursion T_{m+1} = 2 X T_m - T_{m-1} (out holds
@@ -83,7 +90,7 @@ def chebyshev_step(x, out, factor, onsite, neighbours, hops):
 
 
 @njit(cache=True, parallel=True)
-def fill_probes(out, phases, color):
+def fill_probes_cpu(out, phases, color):
     """out <- R: the colored random-phase probe block, R[2i+s, 2 color[i] + s] = exp(i phi)."""
     out[:] = 0
     for i in prange(color.shape[0]):
@@ -93,16 +100,24 @@ def fill_probes(out, phases, color):
 
 
 @njit(cache=True, parallel=True)
-def probe_overlap(x, phases, color):
+def probe_overlap_cpu(x, phases, color):
     """Re Tr(R^dagger x) = sum_{i,s} Re(exp(-i phi_{is}) x[2i+s, 2 color[i] + s]), float64.
 
     With x = T_m(X) R this is the stochastic Chebyshev moment mu_m = Tr(R^dagger T_m(X) R)."""
+    n = color.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    partial = np.zeros(n_blocks)
+    for b in prange(n_blocks):
+        total = 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            for s in range(2):
+                p = 2 * color[i] + s
+                total += (phases[2 * i + s, 0] * x[2 * i + s, 0, p]
+                          + phases[2 * i + s, 1] * x[2 * i + s, 1, p])
+        partial[b] = total
     total = 0.0
-    for i in prange(color.shape[0]):
-        for s in range(2):
-            p = 2 * color[i] + s
-            total += (phases[2 * i + s, 0] * x[2 * i + s, 0, p]
-                      + phases[2 * i + s, 1] * x[2 * i + s, 1, p])
+    for b in range(n_blocks):
+        total += partial[b]
     return total
 
 
@@ -137,7 +152,7 @@ def _site_outer(beta, alpha, i, zero, weight, blocks):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def adjoint_step(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, step_alpha,
+def adjoint_step_cpu(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, step_alpha,
                  onsite, neighbours, hops, phases, color, blocks):
     """One step j of the reverse (adjoint) Chebyshev pass, fused over sites.
 
@@ -161,3 +176,71 @@ def adjoint_step(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, s
         _site_outer(beta_after, alpha, i, two - two, weight, blocks)
         if step_alpha:
             _site_recurrence(alpha, alpha_next, i, two, onsite, neighbours, hops)
+
+
+# ---------------------------------------------------------------------- numpy reference
+
+def _complex(x):
+    """(2N, 2, S) split block -> (N, 2, S) complex128 (site, spin, column)."""
+    return (x[:, 0, :] + 1j * x[:, 1, :]).astype(np.complex128).reshape(-1, 2, x.shape[2])
+
+
+def _store(z, out):
+    """(N, 2, S) complex -> the split layout of ``out`` (2N, 2, S), in place."""
+    z = z.reshape(-1, z.shape[2])
+    out[:, 0, :] = z.real
+    out[:, 1, :] = z.imag
+
+
+def _apply_reference(x, onsite, neighbours, hops):
+    """X x for a split block x (2N, 2, S), as complex (N, 2, S)."""
+    u = _complex(x)
+    d0, d1, xr, xi = (onsite[:, k].astype(np.float64)[:, None] for k in range(4))
+    off = xr + 1j * xi  # X_01; X_10 = conj(X_01)
+    v = np.empty_like(u)
+    v[:, 0] = d0 * u[:, 0] + off * u[:, 1]
+    v[:, 1] = np.conj(off) * u[:, 0] + d1 * u[:, 1]
+    for c in range(neighbours.shape[1]):
+        v += float(hops[c]) * u[neighbours[:, c]]
+    return v
+
+
+def chebyshev_step_reference(x, out, factor, onsite, neighbours, hops):
+    """numpy version of :func:`chebyshev_step_cpu`: out <- factor * X x - out."""
+    _store(float(factor) * _apply_reference(x, onsite, neighbours, hops) - _complex(out), out)
+
+
+def fill_probes_reference(out, phases, color):
+    """numpy version of :func:`fill_probes_cpu`."""
+    out[:] = 0
+    rows = np.arange(len(phases))
+    columns = 2 * np.repeat(color, 2) + rows % 2
+    out[rows, 0, columns] = phases[:, 0]
+    out[rows, 1, columns] = phases[:, 1]
+
+
+def probe_overlap_reference(x, phases, color):
+    """numpy version of :func:`probe_overlap_cpu`."""
+    rows = np.arange(len(phases))
+    columns = 2 * np.repeat(color, 2) + rows % 2
+    return float(np.sum(phases[:, 0].astype(np.float64) * x[rows, 0, columns])
+                 + np.sum(phases[:, 1].astype(np.float64) * x[rows, 1, columns]))
+
+
+def adjoint_step_reference(alpha, alpha_next, beta_next, beta_after, two, gamma, weight,
+                           step_alpha, onsite, neighbours, hops, phases, color, blocks):
+    """numpy version of :func:`adjoint_step_cpu` (same in-place updates)."""
+    probes = np.zeros_like(beta_after)
+    fill_probes_reference(probes, phases, color)
+    beta = (2.0 * _apply_reference(beta_next, onsite, neighbours, hops) - _complex(beta_after)
+            + gamma * _complex(probes))
+    _store(beta, beta_after)
+    a = _complex(alpha)
+    outer = np.einsum("isp,itp->ist", beta, np.conj(a))  # D_st = sum_p beta_s conj(alpha_t)
+    blocks += weight * np.stack([outer[:, 0, 0].real, outer[:, 0, 0].imag,
+                                 outer[:, 0, 1].real, outer[:, 0, 1].imag,
+                                 outer[:, 1, 0].real, outer[:, 1, 0].imag,
+                                 outer[:, 1, 1].real, outer[:, 1, 1].imag], axis=1)
+    if step_alpha:
+        _store(2.0 * _apply_reference(alpha, onsite, neighbours, hops) - _complex(alpha_next),
+               alpha_next)

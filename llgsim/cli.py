@@ -44,21 +44,26 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
                                     help="Continue the run file from its checkpoint."),
         steps: Optional[int] = typer.Option(None, "--steps",
                                             help="Run until this step (replaces steps/end_time)."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Run file (replaces output.path).")):
+        out: Optional[Path] = typer.Option(None, "--out", help="Run file (replaces output.path)."),
+        backend: Optional[str] = typer.Option(
+            None, "--backend", help="auto, reference, cpu or cuda (replaces backend).")):
     """Run (or resume) a simulation; prints where the trajectory went.
 
     Ctrl-C (SIGINT) or SIGTERM: checkpoint, then exit with status 130 or 143.
     """
     # 128 + signal number is the shell's convention for a job ended by a signal: scripts and
     # batch systems see an unfinished run, whose file is complete and resumable.
+    from .run.driver import SimulationError
+    from .run.launch import run as run_simulation
     from .run.schema import load_config
-    from .run.driver import SimulationError, run as run_simulation
 
     overrides = {}
     if steps is not None:
-        overrides[("dynamics", "steps")] = steps
+        overrides["dynamics.steps"] = steps
     if out is not None:
-        overrides[("output", "path")] = str(out)
+        overrides["output.path"] = str(out)
+    if backend is not None:
+        overrides["backend"] = backend
     with _one_line_errors():
         cfg, text = load_config(config, overrides)
         received = []
@@ -71,7 +76,7 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
             with _progress() as progress:
                 outcome = run_simulation(
                     cfg, text, resume=resume, observers=[progress], stop=lambda: bool(received),
-                    overrides={".".join(k): v for k, v in overrides.items()})
+                    overrides=overrides)
         except SimulationError as exc:
             typer.echo(f"error: {exc} (the file keeps its last good checkpoint: "
                        f"{cfg.output.path})", err=True)
@@ -90,14 +95,16 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
 @app.command()
 def validate(config: Path = typer.Argument(..., help="Run config (TOML).")):
     """Check a config and build its lattice, model, provider and initial spins."""
-    from .run.schema import build_system, load_config, temperature_schedule
+    from .run.build import build
+    from .run.schema import load_config
 
     with _one_line_errors():
         cfg, _ = load_config(config)
-        system = build_system(cfg)
-        temperature_schedule(cfg)
-    typer.echo(f"{config}: valid ({cfg.lattice.kind} {system.lattice.Lx}x{system.lattice.Ly}, "
-               f"provider {cfg.provider.kind}, {cfg.dynamics.total_steps} steps)")
+        built = build(cfg)
+    lat = built.lattice
+    typer.echo(f"{config}: valid ({cfg.lattice.kind} {lat.Lx}x{lat.Ly}, provider "
+               f"{cfg.provider.kind}, {cfg.dynamics.total_steps} steps, backend "
+               f"{built.backend.name} {built.backend.dtype.name})")
 
 
 @app.command()
@@ -121,6 +128,8 @@ def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsi
         typer.echo(f"provider:    {json.dumps(prov['provider'])}")
         typer.echo(f"seed:        {prov['seed']}   llgsim {prov['llgsim_version']}"
                    + (f"   model hash {prov['model_hash']}" if "model_hash" in prov else ""))
+        if "backend" in prov:
+            typer.echo(f"backend:     {prov['backend']} {prov['dtype']} on {prov['device']}")
         ck = traj.checkpoint()
         target = prov["overrides"].get("dynamics.steps", _total_steps(traj.config_text))
         typer.echo(f"run length:  {target} steps (as created; --resume --steps may extend it)")
@@ -172,8 +181,8 @@ def models():
 @app.command()
 def generate(config: Path = typer.Argument(..., help="Data config (TOML), see docs/training.md.")):
     """Label snapshots with ED or KPM into an HDF5 dataset (resumable: appends)."""
-    from .run.schema import read_config_text
-    from .learn.dataset import generate_dataset
+    from .learn.generate import generate_dataset
+    from .run.tables import read_config_text
 
     with _one_line_errors():
         read_config_text(config)
@@ -185,8 +194,8 @@ def generate(config: Path = typer.Argument(..., help="Data config (TOML), see do
 @app.command()
 def train(config: Path = typer.Argument(..., help="Training config (TOML), see docs/training.md.")):
     """Train an ML force field and write its model file (resumes from its checkpoint)."""
-    from .run.schema import read_config_text
     from .learn.training import train_model
+    from .run.tables import read_config_text
 
     with _one_line_errors():
         read_config_text(config)
@@ -228,28 +237,28 @@ class _RichProgress(Observer):
     def __init__(self, bar):
         self.bar = bar
 
-    def start(self, state, total):
-        self.task = self.bar.add_task("run", total=total, completed=state.step, rate="")
-        self.t0, self.s0 = time.monotonic(), state.step
+    def start(self, step, total):
+        self.task = self.bar.add_task("run", total=total, completed=step, rate="")
+        self.t0, self.s0 = time.monotonic(), step
 
-    def on_state(self, state):
-        rate = (state.step - self.s0) / max(time.monotonic() - self.t0, 1e-9)
-        self.bar.update(self.task, completed=state.step, rate=f"{rate:.1f} steps/s")
+    def on_step(self, step):
+        rate = (step - self.s0) / max(time.monotonic() - self.t0, 1e-9)
+        self.bar.update(self.task, completed=step, rate=f"{rate:.1f} steps/s")
 
 
 class _PlainProgress(Observer):
-    def start(self, state, total):
+    def start(self, step, total):
         self.total = total
         self.t0 = self.last = time.monotonic()
-        self.s0 = state.step
-        print(f"start at step {state.step} of {total}", flush=True)
+        self.s0 = step
+        print(f"start at step {step} of {total}", flush=True)
 
-    def on_state(self, state):
+    def on_step(self, step):
         now = time.monotonic()
-        if now - self.last < PLAIN_LOG_SECONDS and state.step < self.total:
+        if now - self.last < PLAIN_LOG_SECONDS and step < self.total:
             return
         self.last = now
-        rate = (state.step - self.s0) / max(now - self.t0, 1e-9)
-        eta = (self.total - state.step) / rate if rate > 0 else float("inf")
-        print(f"step {state.step}/{self.total} ({100 * state.step / max(self.total, 1):.0f}%), "
+        rate = (step - self.s0) / max(now - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        print(f"step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%), "
               f"{rate:.1f} steps/s, ETA {eta:.0f} s", flush=True)

@@ -15,3 +15,10 @@ class InputError(ValueError):
         if len(text) > 80:
             text = text[:77] + "..."
         super().__init__(f"{name} = {text}: expected {allowed}")
+
+
+def is_real(value) -> bool:
+    """True for a Python or numpy integer or float (never a bool): a number a check may compare."""
+    import numpy as np
+
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from llgsim import InputError, Lattice
-from llgsim.ml.descriptor import (Descriptor, DescriptorSettings, build_tables,
-                                irreducible_representations, symmetry_adapted_basis)
+from llgsim.ml.descriptor import Descriptor
+from llgsim.ml.descriptor_tables import DescriptorSettings, build_tables
+from llgsim.ml.symmetry import irreducible_representations, symmetry_adapted_basis
 from llgsim.states import ferromagnetic, random_spins, spiral_120, tetrahedral
 from llgsim.testing import random_rotation
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from llgsim.learn.data_config import parse_data_config
+from llgsim.learn.train_config import parse_train_config
 from llgsim.run.schema import parse_config
-from llgsim.learn.dataset import parse_data_config
-from llgsim.learn.training import parse_train_config
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 #: file-name prefix -> the parser of the command that reads it (generate, train, run)

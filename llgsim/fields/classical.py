@@ -7,7 +7,7 @@ field and single-ion easy-axis anisotropy.
 (conventions.md, "Hamiltonian": each bond once, J_H,n > 0 antiferromagnetic, K > 0 easy axis).
 Energies and fields in units of t_1. On a periodic lattice smaller than twice a shell's reach two
 offsets may name the same site; the bond is then counted once per offset (lattice.neighbour_table).
-Per-site math in ``llgsim.kernels.classical``; ``backend="reference"`` runs it in numpy.
+Per-site math, its numpy reference and the numba launcher in ``llgsim.kernels.classical``.
 """
 
 from __future__ import annotations
@@ -16,26 +16,11 @@ import math
 
 import numpy as np
 
+from ..backend import as_backend
 from ..errors import InputError
 from ..kernels import classical as _kernel
 from ..lattice import Lattice
-from ..model import check_spins
 from .base import FieldProvider
-
-BACKENDS = ("reference", "cpu")
-
-
-def _reference_energy_and_field(spins, neighbours, couplings, zeeman, K, axis, field):
-    """numpy version of kernels.classical.energy_and_field (same arguments and result)."""
-    exchange = np.zeros(spins.shape)
-    for c in range(neighbours.shape[1]):
-        exchange += couplings[c] * spins[neighbours[:, c]]
-    se = spins @ axis
-    field[...] = -exchange + zeeman + 2.0 * K * se[:, None] * axis
-    return float(0.5 * np.sum(spins * exchange) - np.sum(spins @ zeeman) - K * np.sum(se * se))
-
-
-_BACKENDS = {"reference": _reference_energy_and_field, "cpu": _kernel.energy_and_field}
 
 
 class ClassicalSpins(FieldProvider):
@@ -51,7 +36,8 @@ class ClassicalSpins(FieldProvider):
         Zeeman field h (energy units), E_Z = -h . sum_i S_i.
     anisotropy : (K, axis)
         E_K = -K sum_i (S_i . e)^2 with e = axis / |axis|; K > 0 easy axis, K < 0 easy plane.
-    backend : "cpu" (numba, parallel over sites) or "reference" (numpy).
+    backend : Backend, or its name ("cpu": numba, parallel over sites; "reference": numpy;
+        "auto") with dtype float64.
     """
 
     def __init__(self, lattice: Lattice, heisenberg=(), field=(0.0, 0.0, 0.0),
@@ -69,15 +55,14 @@ class ClassicalSpins(FieldProvider):
         axis = np.array(_finite_floats("anisotropy.axis", axis, 3, "a non-zero 3-vector"))
         if not np.linalg.norm(axis) > 0:
             raise InputError("anisotropy.axis", axis.tolist(), "a non-zero 3-vector")
-        if backend not in BACKENDS:
-            raise InputError("backend", backend, f"one of {BACKENDS}")
+        self.backend = as_backend(backend)
+        self._kernel = self.backend.kernel(_kernel, "energy_and_field")
         self.lattice = lattice
         self.n_sites = lattice.n_sites
         self.heisenberg = heisenberg
         self.field = field
         self.K = K
         self.axis = axis / np.linalg.norm(axis)
-        self.backend = backend
         if heisenberg:
             shells = lattice.neighbour_shells(len(heisenberg))
             offsets = np.concatenate([s.offsets for s in shells])
@@ -91,13 +76,11 @@ class ClassicalSpins(FieldProvider):
         self.couplings = couplings
         self._zeeman = np.array(field)
 
-    def energy_and_field(self, spins):
-        """Total energy E (float) and field H = -dE/dS, (N, 3) float64 (module docstring)."""
-        s = check_spins(spins, self.n_sites)
-        out = np.empty((self.n_sites, 3))
-        energy = _BACKENDS[self.backend](s, self.neighbours, self.couplings, self._zeeman,
-                                         self.K, self.axis, out)
-        return float(energy), out
+    def evaluate(self, spins, field, energy):
+        """H = -dE/dS into ``field``; E (float) when ``energy`` (module docstring)."""
+        e = self._kernel(spins, self.neighbours, self.couplings, self._zeeman, self.K, self.axis,
+                         field)
+        return float(e) if energy else None
 
     def describe(self) -> dict:
         return {"name": "classical", "lattice": self.lattice.describe(),

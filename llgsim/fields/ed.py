@@ -22,8 +22,9 @@ import scipy.linalg
 from scipy.optimize import brentq
 from scipy.special import expit
 
+from ..backend import as_backend
 from ..errors import InputError
-from ..model import KondoModel
+from ..model import KondoModel, check_spins
 from .base import ElectronSolution, FieldProvider
 
 #: Eigenvalues closer than DEGENERACY_RTOL x (spectral width) to the Fermi level count as one
@@ -54,6 +55,10 @@ class ExactDiagonalization(FieldProvider):
     ----------
     model : KondoModel
         Lattice, hoppings, J, fixed filling or fixed mu, and the electron temperature kT.
+    backend : Backend or its name ("cpu", "reference", "auto"; dtype float64)
+        Where the spins and fields of :meth:`evaluate` live. ED itself has one implementation,
+        LAPACK's dense Hermitian eigensolver (scipy), the reference for every other solver; on
+        every backend it runs on the host.
     max_memory_gb : float
         Refuse lattices whose estimated memory :func:`dense_memory_gb` (3 (2N)^2 x 16 bytes:
         h, eigenvectors and workspace) exceeds this; 50 x 50 needs 1.2 GB, 80 x 80 7.9 GB.
@@ -78,7 +83,7 @@ class ExactDiagonalization(FieldProvider):
     (E is not differentiable there at kT = 0); use kT > 0 for a smooth energy surface.
     """
 
-    def __init__(self, model: KondoModel, max_memory_gb: float = 8.0):
+    def __init__(self, model: KondoModel, max_memory_gb: float = 8.0, backend="cpu"):
         if not isinstance(model, KondoModel):
             raise InputError("model", type(model).__name__, "an llgsim.model.KondoModel")
         if isinstance(max_memory_gb, bool) or not (
@@ -96,6 +101,7 @@ class ExactDiagonalization(FieldProvider):
         self.model = model
         self.max_memory_gb = float(max_memory_gb)
         self.n_sites = model.n_sites
+        self.backend = as_backend(backend)
 
     def solve(self, spins) -> ElectronSolution:
         """Diagonalize h(S) for spins (N, 3) and return energy, field (N, 3), density (N,), mu.
@@ -112,10 +118,12 @@ class ExactDiagonalization(FieldProvider):
         spin, density = onsite_spin_and_density(vectors, occ)
         return ElectronSolution(energy, m.J * spin, density, mu)
 
-    def energy_and_field(self, spins) -> tuple[float, np.ndarray]:
-        """(E, H): total energy and the field H_i = -dE/dS_i, (N, 3) float64."""
-        sol = self.solve(spins)
-        return sol.energy, sol.field
+    def evaluate(self, spins, field, energy):
+        """H_i = -dE/dS_i into ``field``; the total energy when ``energy``. The spins are
+        checked (a non-finite matrix would stall LAPACK); that costs O(N) beside O(N^3)."""
+        sol = self.solve(check_spins(self.backend.to_host(spins), self.n_sites))
+        field[...] = self.backend.asarray(sol.field)
+        return sol.energy if energy else None
 
     def site_density(self, spins) -> np.ndarray:
         """(N,) float64 electrons per site n_i = Tr rho_ii, in [0, 2]."""

@@ -49,6 +49,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.special
 
+from ..backend import as_backend
 from ..errors import InputError
 from ..kernels import kpm as _kernels
 from ..model import KondoModel, check_spins
@@ -174,26 +175,37 @@ def lanczos_extremes(apply, n_rows: int, rng: np.random.Generator,
 
 
 # ---------------------------------------------------------------------- the two passes
-def forward_pass(onsite, hops, neighbours, phases, color, n_columns: int, order: int):
+#: the block kernels of kernels/kpm.py that the two passes use
+KERNEL_JOBS = ("chebyshev_step", "fill_probes", "probe_overlap", "adjoint_step")
+
+
+def block_kernels(backend) -> dict:
+    """The KERNEL_JOBS entry points of ``backend`` (name -> function)."""
+    return {job: backend.kernel(_kernels, job) for job in KERNEL_JOBS}
+
+
+def forward_pass(ops, onsite, hops, neighbours, phases, color, n_columns: int, order: int):
     """Moments mu_m = Tr(R^dagger T_m(X) R), m < M, (M,) float64, and the blocks
-    (T_{M-2}(X) R, T_{M-1}(X) R), each (2N, 2, S) in the dtype of ``onsite``."""
+    (T_{M-2}(X) R, T_{M-1}(X) R), each (2N, 2, S) in the dtype of ``onsite``; ``ops`` are
+    the :func:`block_kernels` of a backend."""
     dtype = onsite.dtype.type
     prev = np.empty((len(phases), 2, n_columns), dtype=onsite.dtype)
-    _kernels.fill_probes(prev, phases, color)
+    ops["fill_probes"](prev, phases, color)
     cur = np.zeros_like(prev)
-    _kernels.chebyshev_step(prev, cur, dtype(1), onsite, neighbours, hops)
+    ops["chebyshev_step"](prev, cur, dtype(1), onsite, neighbours, hops)
     moments = np.empty(order)
-    moments[0] = _kernels.probe_overlap(prev, phases, color)
-    moments[1] = _kernels.probe_overlap(cur, phases, color)
+    moments[0] = ops["probe_overlap"](prev, phases, color)
+    moments[1] = ops["probe_overlap"](cur, phases, color)
     two = dtype(2)
     for m in range(2, order):
-        _kernels.chebyshev_step(cur, prev, two, onsite, neighbours, hops)
+        ops["chebyshev_step"](cur, prev, two, onsite, neighbours, hops)
         prev, cur = cur, prev
-        moments[m] = _kernels.probe_overlap(cur, phases, color)
+        moments[m] = ops["probe_overlap"](cur, phases, color)
     return moments, prev, cur
 
 
-def adjoint_pass(gamma, alpha, alpha_next, onsite, hops, neighbours, phases, color) -> np.ndarray:
+def adjoint_pass(ops, gamma, alpha, alpha_next, onsite, hops, neighbours, phases,
+                 color) -> np.ndarray:
     """On-site blocks of D = sum_j c'_j beta_j alpha_j^dagger = d Tr(R^dagger G_M(X) R)/dX^T for
     G_M = sum_m gamma_m T_m, given alpha = T_{M-2}(X) R and alpha_next = T_{M-1}(X) R (both are
     overwritten). Returns (N, 8) float64: (D_00, D_01, D_10, D_11) as (re, im) pairs."""
@@ -203,7 +215,7 @@ def adjoint_pass(gamma, alpha, alpha_next, onsite, hops, neighbours, phases, col
     beta_next = np.zeros_like(alpha)   # beta_{M-1} = 0
     beta_after = np.zeros_like(alpha)  # beta_M = 0
     for j in range(order - 2, -1, -1):
-        _kernels.adjoint_step(alpha, alpha_next, beta_next, beta_after, two, float(gamma[j + 1]),
+        ops["adjoint_step"](alpha, alpha_next, beta_next, beta_after, two, float(gamma[j + 1]),
                               2.0 if j > 0 else 1.0, j > 0, onsite, neighbours, hops, phases,
                               color, blocks)
         beta_next, beta_after = beta_after, beta_next
@@ -236,13 +248,15 @@ class KPM(FieldProvider):
         ``model.spectral_bound()``, widened by ANALYTIC_MARGIN. "lanczos": per call, the Lanczos
         extremes widened by LANCZOS_MARGIN of the width, clipped to +-B. (lo, hi): fixed bounds,
         checked on every call against a Lanczos estimate (InputError if it lies outside).
+    backend : Backend or its name ("cpu": numba block kernels; "reference": numpy; "auto")
+        Where the block mat-vecs run and the spins and fields of :meth:`evaluate` live.
     precision : "single" or "double"
         Float type of the Chebyshev blocks (float32 halves memory traffic; moments, coefficients
         and on-site blocks are accumulated in float64 either way).
     """
 
     def __init__(self, model: KondoModel, order: int, colors: int, kernel: str = "jackson",
-                 seed: int = 0, bounds=None, precision: str = "single"):
+                 seed: int = 0, bounds=None, precision: str = "single", backend="cpu"):
         if not isinstance(model, KondoModel):
             raise InputError("model", type(model).__name__, "an llgsim KondoModel")
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 2:
@@ -275,6 +289,8 @@ class KPM(FieldProvider):
         self.bounds = bounds
         self.precision = precision
         self._dtype = _PRECISIONS[precision]
+        self.backend = as_backend(backend)
+        self._ops = block_kernels(self.backend)
         self._color = probe_colors(lat, self.colors)
         self._neighbours = model.neighbours.astype(np.int32)
         self._damping = jackson_kernel(self.order)
@@ -308,7 +324,7 @@ class KPM(FieldProvider):
         def apply(v):
             x = np.ascontiguousarray(np.stack([v.real, v.imag], axis=1)[:, :, None])
             out = np.zeros_like(x)
-            _kernels.chebyshev_step(x, out, np.float64(1), onsite, neighbours, hops)
+            self._ops["chebyshev_step"](x, out, np.float64(1), onsite, neighbours, hops)
             return out[:, 0, 0] + 1j * out[:, 1, 0]
 
         return apply
@@ -329,8 +345,8 @@ class KPM(FieldProvider):
         a, b = (hi - lo) / 2, (hi + lo) / 2
         onsite, hops = scaled_blocks(model, s, b, a, self._dtype)
         phases = random_phases(self._probe_generator(s), self.n_sites, self._dtype)
-        moments, alpha, alpha_next = forward_pass(onsite, hops, self._neighbours, phases,
-                                                  self._color, self.n_columns, order)
+        moments, alpha, alpha_next = forward_pass(self._ops, onsite, hops, self._neighbours,
+                                                  phases, self._color, self.n_columns, order)
         kT = effective_smearing(model.kT, a, order)
         energies = b + a * chebyshev_nodes(quadrature_size(order, a, kT))
         if model.filling is None:
@@ -343,15 +359,18 @@ class KPM(FieldProvider):
         energy = float(gamma @ moments)
         if model.filling is not None:
             energy += mu * model.n_electrons
-        d = adjoint_pass(gamma, alpha, alpha_next, onsite, hops, self._neighbours, phases,
-                         self._color) / a
+        d = adjoint_pass(self._ops, gamma, alpha, alpha_next, onsite, hops, self._neighbours,
+                         phases, self._color) / a
         field = model.J * np.stack([d[:, 2] + d[:, 4], d[:, 5] - d[:, 3], d[:, 0] - d[:, 6]],
                                    axis=1)
         return ElectronSolution(energy, field, d[:, 0] + d[:, 6], float(mu))
 
-    def energy_and_field(self, spins):
-        sol = self.solve(spins)
-        return sol.energy, sol.field
+    def evaluate(self, spins, field, energy):
+        """H_i = J Tr(sigma rho_ii) into ``field``; E when ``energy`` (checked spins, as in
+        :meth:`solve`)."""
+        sol = self.solve(self.backend.to_host(spins))
+        field[...] = self.backend.asarray(sol.field)
+        return sol.energy if energy else None
 
     def describe(self) -> dict:
         bounds = list(self.bounds) if isinstance(self.bounds, tuple) else self.bounds

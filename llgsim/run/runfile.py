@@ -36,41 +36,23 @@ PARAMETERS = "parameters"
 _SERIES_CHUNK = 1024  # entries per chunk of step/time/scalar-value datasets
 _COPY_BYTES = 1 << 26  # block size when a recovery copies a time series
 _JSON_ATTRS = ("lattice", "provider", "overrides")  # /parameters attributes holding JSON
+#: 2: counter-based noise, checkpoints without generator state (1: numpy PCG64 state stored)
+RUN_FILE_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Exact run state at the start of step ``step``.
+    """Exact run state at the start of step ``step``. The noise is keyed by (seed, step)
+    (llgsim.kernels.philox), so spins and step are the whole state.
 
-    spins     : (N, 3) float64.
-    step      : int, steps completed.
-    time      : float, simulated time (hbar / t_1).
-    rng_state : dict, numpy PCG64 ``bit_generator.state``.
+    spins : (N, 3) float64.
+    step  : int, steps completed.
+    time  : float, simulated time (hbar / t_1).
     """
 
     spins: np.ndarray
     step: int
     time: float
-    rng_state: dict
-
-
-def rng_state_to_array(state: dict) -> np.ndarray:
-    """PCG64 state dict -> (6,) uint64: state and increment as (high, low) 64-bit words, then
-    has_uint32 and uinteger."""
-    if state["bit_generator"] != "PCG64":
-        raise InputError("rng", state["bit_generator"], "a PCG64 generator")
-    mask = (1 << 64) - 1
-    s, inc = state["state"]["state"], state["state"]["inc"]
-    return np.array([s >> 64, s & mask, inc >> 64, inc & mask, state["has_uint32"],
-                     state["uinteger"]], dtype=np.uint64)
-
-
-def rng_state_from_array(words) -> dict:
-    """Inverse of :func:`rng_state_to_array`."""
-    w = [int(x) for x in words]
-    return {"bit_generator": "PCG64", "state": {"state": (w[0] << 64) | w[1],
-                                                "inc": (w[2] << 64) | w[3]},
-            "has_uint32": w[4], "uinteger": w[5]}
 
 
 # ---------------------------------------------------------------------- writing
@@ -135,9 +117,9 @@ class TrajectoryWriter:
             ck.create_dataset("spins", shape=(2, n_sites, 3), dtype=np.float64)
             ck.create_dataset("step", shape=(2,), dtype=np.int64)
             ck.create_dataset("time", shape=(2,), dtype=np.float64)
-            ck.create_dataset("rng", shape=(2, 6), dtype=np.uint64)
             params = f.create_group(PARAMETERS)
             params.attrs["config"] = config_text
+            params.attrs["run_file_version"] = RUN_FILE_VERSION
             for key, value in provenance.items():
                 params.attrs[key] = value
             f.flush()
@@ -167,7 +149,6 @@ class TrajectoryWriter:
         group["spins"][slot] = np.asarray(ck.spins, dtype=np.float64)
         group["step"][slot] = ck.step
         group["time"][slot] = ck.time
-        group["rng"][slot] = rng_state_to_array(ck.rng_state)
         self._file.flush()
         group["slot"][()] = slot
         self._file.flush()
@@ -218,7 +199,7 @@ def _checkpoint(f: h5py.File) -> Checkpoint | None:
     if slot < 0:
         return None
     return Checkpoint(group["spins"][slot], int(group["step"][slot]),
-                      float(group["time"][slot]), rng_state_from_array(group["rng"][slot]))
+                      float(group["time"][slot]))
 
 
 def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
@@ -241,6 +222,10 @@ def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
             raise InputError("output.path", str(path),
                              f"a readable llgsim run file ({type(exc).__name__}: {exc})") from None
     try:
+        if f[PARAMETERS].attrs.get("run_file_version") != RUN_FILE_VERSION:
+            raise InputError("output.path", str(path), "a run file of this llgsim version (its "
+                             "noise generator changed; start a new run from its last frame with "
+                             '[initial] kind = "file")')
         ck = _checkpoint(f) if CHECKPOINT in f else None
         if ck is None:
             raise InputError("output.path", str(path), "a run file with a checkpoint to resume")

@@ -124,9 +124,10 @@ def test_chebyshev_coefficients_are_the_quadrature_sum():
                                atol=TOL_EXACT)
 
 
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
 @pytest.mark.parametrize("precision, tol", [("double", TOL_EXACT), ("single", TOL_F32)])
 @pytest.mark.parametrize("kind", ["square", "triangular"])
-def test_kernel_step_matches_scipy_sparse(kind, precision, tol):
+def test_kernel_step_matches_scipy_sparse(kind, precision, tol, backend):
     lat = Lattice.from_kind(kind, 6)
     model = KondoModel(lat, hopping=(1.0, -0.3), J=3.0, mu=0.0)
     provider = KPM(model, order=8, colors=3, precision=precision)
@@ -138,19 +139,20 @@ def test_kernel_step_matches_scipy_sparse(kind, precision, tol):
     dtype = np.float64 if precision == "double" else np.float32
     onsite, hops = K.scaled_blocks(model, spins, (hi + lo) / 2, (hi - lo) / 2, dtype)
     got = to_split(out, dtype)
-    kernels.chebyshev_step(to_split(x, dtype), got, dtype(2), onsite,
-                           model.neighbours.astype(np.int32), hops)
+    step = getattr(kernels, f"chebyshev_step_{backend}")
+    step(to_split(x, dtype), got, dtype(2), onsite, model.neighbours.astype(np.int32), hops)
     want = sparse_chebyshev_step(provider, spins, x, out, 2.0)
     np.testing.assert_allclose(got[:, 0] + 1j * got[:, 1], want, atol=tol * np.abs(want).max())
 
 
-def test_probes_tile_colors_and_have_unit_modulus():
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_probes_tile_colors_and_have_unit_modulus(backend):
     lat = Lattice.square(6)
     color = K.probe_colors(lat, 3)
     assert np.bincount(color).tolist() == [4] * 9
     phases = K.random_phases(np.random.default_rng(0), lat.n_sites, np.float64)
     block = np.empty((2 * lat.n_sites, 2, 18))
-    kernels.fill_probes(block, phases, color)
+    getattr(kernels, f"fill_probes_{backend}")(block, phases, color)
     r = block[:, 0] + 1j * block[:, 1]
     np.testing.assert_allclose(np.abs(r).sum(axis=1), 1.0, atol=TOL_EXACT)
     # colored R R^dagger: identity on the diagonal, zero between different colors
@@ -158,6 +160,22 @@ def test_probes_tile_colors_and_have_unit_modulus():
     np.testing.assert_allclose(np.diag(rr), 1.0, atol=TOL_EXACT)
     same = (color[:, None] == color[None, :]).repeat(2, 0).repeat(2, 1)
     assert np.abs(rr[~same]).max() < TOL_EXACT
+
+
+@pytest.mark.parametrize("ensemble", ["filling", "mu"])
+def test_reference_backend_matches_the_cpu_kernels(ensemble):
+    """The numpy block kernels (complex arrays, fancy indexing) against the numba ones: the whole
+    solve (moments, mu, adjoint pass) in double precision. The two sum in different orders, so
+    they agree to round-off of an M-term recursion (measured ~1e-13), not bitwise."""
+    lat = Lattice.square(6)
+    kw = {"filling": 0.485} if ensemble == "filling" else {"mu": -3.9}
+    model = KondoModel(lat, J=6.0, kT=0.05, **kw)
+    spins = random_spins(lat, 8)
+    sols = [KPM(model, order=120, colors=3, precision="double", backend=b).solve(spins)
+            for b in ("reference", "cpu")]
+    assert sols[0].energy == pytest.approx(sols[1].energy, rel=TOL_EXACT)
+    np.testing.assert_allclose(sols[0].field, sols[1].field, atol=TOL_EXACT * 6.0)
+    np.testing.assert_allclose(sols[0].density, sols[1].density, atol=TOL_EXACT)
 
 
 # ---------------------------------------------------------------------- full probing = expansion

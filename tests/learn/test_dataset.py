@@ -9,8 +9,10 @@ from llgsim.dynamics import sib_step
 from llgsim.errors import InputError
 from llgsim.fields.ed import ExactDiagonalization
 from llgsim.run.runfile import TrajectoryWriter
-from llgsim.learn.dataset import (dataset_hash, generate_dataset, parse_data_config, read_dataset,
-                               step_normals)
+from llgsim.kernels.philox import THERMAL_STREAM, fill_normals_reference
+from llgsim.learn.data_config import parse_data_config
+from llgsim.learn.dataset import dataset_hash, read_dataset
+from llgsim.learn.generate import generate_dataset
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
 
@@ -72,6 +74,14 @@ def test_labels_are_ed_of_the_stored_spins(tmp_path):
     assert snaps.model["J"] == 6.0 and snaps.lattice == {"kind": "square", "Lx": 6, "Ly": 6}
 
 
+def quench_normals(seed, step, n_sites):
+    """The noise normals of quench step ``step``: counter-based, keyed by the quench seed and
+    the step (the numpy reference of llgsim.kernels.philox)."""
+    out = np.empty((n_sites, 3))
+    fill_normals_reference(seed, step, THERMAL_STREAM, out)
+    return out
+
+
 def test_quench_snapshots_follow_the_ed_driven_sib_trajectory(tmp_path):
     cfg = write_config(tmp_path, "a.toml", QUENCH.format(steps=3))
     generate_dataset(cfg, progress=lambda line: None)
@@ -79,7 +89,7 @@ def test_quench_snapshots_follow_the_ed_driven_sib_trajectory(tmp_path):
     lat, ed = Lattice.square(6), ed_6x6()
     spins = random_spins(lat, 3)
     for step in range(2):
-        spins = sib_step(spins, ed, 0.05, 0.5, 0.05, step_normals(3, step, lat.n_sites)).spins
+        spins = sib_step(spins, ed, 0.05, 0.5, 0.05, quench_normals(3, step, lat.n_sites)).spins
     np.testing.assert_allclose(snaps.spins[1], spins, atol=TOL_EXACT)
 
 
@@ -158,7 +168,8 @@ def test_other_model_refuses_to_append(tmp_path):
 
 def test_perturbed_states_are_rotated_ordered_states_with_droplets():
     from llgsim.analysis.observables import chirality
-    from llgsim.learn.dataset import PerturbedSource, perturbed_spins
+    from llgsim.learn.data_config import PerturbedSource
+    from llgsim.learn.sources import perturbed_spins
 
     tri = Lattice.triangular(12)
     clean = PerturbedSource(state="tetrahedral", seed=1, count=1, noise=[0.0, 0.0])
@@ -204,7 +215,7 @@ def test_kpm_solver_labels_and_drives_the_quench(tmp_path):
     lat = Lattice.square(6)
     spins = random_spins(lat, 3)
     for step in range(2):  # the quench is driven by the same KPM
-        spins = sib_step(spins, kpm, 0.05, 0.5, 0.05, step_normals(3, step, lat.n_sites)).spins
+        spins = sib_step(spins, kpm, 0.05, 0.5, 0.05, quench_normals(3, step, lat.n_sites)).spins
     np.testing.assert_allclose(snaps.spins[3], spins, atol=TOL_EXACT)
     with h5py.File(tmp_path / "data.h5", "r") as f:
         assert '"name": "kpm"' in f.attrs["solver"] and '"order": 300' in f.attrs["solver"]

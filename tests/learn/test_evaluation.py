@@ -10,7 +10,8 @@ from llgsim import Lattice
 from llgsim.errors import InputError
 from llgsim.external import read_zc21_snapshot
 from llgsim.fields.ml import MLField
-from llgsim.learn.dataset import generate_dataset, read_dataset
+from llgsim.learn.dataset import read_dataset
+from llgsim.learn.generate import generate_dataset
 from llgsim.learn.evaluation import evaluate_model, field_metrics, format_evaluation, predict
 from llgsim.ml.pretrained import path_of
 

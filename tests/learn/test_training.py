@@ -7,12 +7,14 @@ import torch
 from llgsim import Lattice
 from llgsim.ml.descriptor import Descriptor
 from llgsim.errors import InputError
-from llgsim.learn.dataset import dataset_hash, generate_dataset
+from llgsim.learn.dataset import dataset_hash
+from llgsim.learn.generate import generate_dataset
 from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
-from llgsim.learn.training import (LossTable, energy_and_field_from_features,
-                                environment_jacobian, keep_training, parse_train_config,
-                                snapshot_loss, split_snapshots, tangent_frames, train_model)
+from llgsim.learn.features import (energy_and_field_from_features, environment_jacobian,
+                                   tangent_frames)
+from llgsim.learn.train_config import LossTable, parse_train_config
+from llgsim.learn.training import keep_training, snapshot_loss, split_snapshots, train_model
 from llgsim.states import random_spins
 
 TOL_EXACT = 1e-12  # same float64 arithmetic in torch and numpy, different summation order

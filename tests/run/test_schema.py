@@ -1,11 +1,12 @@
-"""Config validation: every refusal is one InputError naming the key path, value and rule."""
+"""Config validation and building: every refusal is one InputError naming the key path, value
+and rule."""
 
 import numpy as np
 import pytest
 
-from llgsim.run.schema import (build_system, load_config, parse_config, resumable_difference,
-                           temperature_schedule)
 from llgsim.errors import InputError
+from llgsim.run.build import build
+from llgsim.run.schema import load_config, parse_config, resumable_difference
 from llgsim.states import random_spins
 
 BASE = """
@@ -42,7 +43,7 @@ def edit(old, new, text=BASE):
 
 def refusal(text) -> str:
     with pytest.raises(InputError) as info:
-        build_system(parse_config(text))
+        build(parse_config(text))
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -50,13 +51,14 @@ def refusal(text) -> str:
 
 def test_defaults_and_building():
     cfg = parse_config(BASE)
-    assert cfg.dynamics.total_steps == 10 and cfg.dynamics.backend == "cpu"
+    assert cfg.dynamics.total_steps == 10 and (cfg.backend, cfg.dtype) == ("auto", "float64")
     assert cfg.output.frame_precision == "float32" and cfg.output.compression == "lzf"
-    system = build_system(cfg)
-    assert system.lattice.Lx == system.lattice.Ly == 4
-    assert system.provider.describe()["name"] == "ed"
-    np.testing.assert_array_equal(system.spins, random_spins(system.lattice, 1))
-    assert temperature_schedule(cfg)(5.0) == 0.0
+    built = build(cfg)
+    assert built.lattice.Lx == built.lattice.Ly == 4
+    assert built.provider.describe()["name"] == "ed"
+    assert built.provider.backend is built.backend and built.backend.name == "cpu"
+    np.testing.assert_array_equal(built.initial, random_spins(built.lattice, 1))
+    assert built.schedule(5.0) == 0.0
 
 
 def test_end_time_rounds_to_the_nearest_step():
@@ -74,7 +76,7 @@ def test_end_time_rounds_to_the_nearest_step():
     ("dt = 0.01", "dt = nan", "dynamics.dt = nan: expected a finite number"),
     ("alpha = 0.5", "alpha = -0.1", "dynamics.alpha = -0.1: expected greater than or equal to 0"),
     ("seed = 2\n", "", "dynamics.seed = <missing>: expected a value: this key is required"),
-    ('kind = "ed"', 'kind = "dft"', "provider.kind = 'dft': expected one of 'ed', 'kpm'"),
+    ('kind = "ed"', 'kind = "dft"', "provider.kind = 'dft': expected one of ['classical', 'ed', 'kpm', 'ml', 'sum']"),
     ('kind = "ed"', 'kind = "classical"\nfield = [0.0, 1.0]',
      "provider.field = [0.0, 1.0]: expected a list of at least 3 items"),
     ('kind = "ed"', 'kind = "sum"\nterms = [{kind = "ed"}, {kind = "classical", J = 1.0}]',
@@ -95,7 +97,7 @@ def test_refusals_name_key_value_and_rule(old, new, expected):
 def test_schedule_refusal_is_named_after_the_config_key():
     text = edit("[dynamics]", '[dynamics]\ntemperature = {kind = "linear", kT_start = 0.1}')
     with pytest.raises(InputError, match=r"^dynamics\.temperature\.duration = None"):
-        temperature_schedule(parse_config(text))
+        build(parse_config(text))
 
 
 def test_odd_lattice_refuses_the_neel_start():
@@ -124,8 +126,20 @@ def test_missing_config_file(tmp_path):
 
 def test_overrides_replace_steps_and_path():
     cfg = parse_config(edit("steps = 10", "end_time = 1.0"),
-                       {("dynamics", "steps"): 7, ("output", "path"): "other.h5"})
+                       {"dynamics.steps": 7, "output.path": "other.h5", "backend": "reference"})
     assert cfg.dynamics.total_steps == 7 and cfg.output.path == "other.h5"
+    assert cfg.backend == "reference"
+
+
+def test_moved_key_names_its_replacement():
+    message = refusal(edit("seed = 2", 'seed = 2\nbackend = "cpu"'))
+    assert message == ("dynamics.backend = 'cpu': expected no such key: it moved to the "
+                       "top-level key backend (before the first [table])")
+
+
+def test_cuda_backend_is_a_one_line_refusal_until_its_kernels_land():
+    message = refusal('backend = "cuda"\n' + BASE)
+    assert message.startswith("backend = 'cuda': expected 'cpu', 'reference' or 'auto'")
 
 
 def test_resumable_difference_ignores_run_length_only():
@@ -133,3 +147,5 @@ def test_resumable_difference_ignores_run_length_only():
     assert resumable_difference(a, parse_config(edit("steps = 10", "steps = 20"))) is None
     assert resumable_difference(a, parse_config(edit("alpha = 0.5", "alpha = 0.4"))) == \
         "dynamics.alpha"
+    assert resumable_difference(a, parse_config('backend = "reference"\n' + BASE)) is None
+    assert resumable_difference(a, parse_config('dtype = "float32"\n' + BASE)) == "dtype"

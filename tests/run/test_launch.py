@@ -1,12 +1,16 @@
-"""Run driver: bitwise restart, noise drawn only at kT > 0, recorder cadence, non-finite stop."""
+"""Running configs: bitwise restart, counter-based noise drawn only at kT > 0, recorder cadence,
+host copies only where observers need them, non-finite stop."""
 
 import numpy as np
 import pytest
 
-import llgsim.run.schema
-from llgsim.run.schema import parse_config
+import llgsim.fields
+import llgsim.run.providers
+from llgsim.backend import Backend
+from llgsim.run.driver import SimulationError
+from llgsim.run.launch import run
 from llgsim.run.runfile import Trajectory
-from llgsim.run.driver import SimulationError, run
+from llgsim.run.schema import parse_config
 
 CLASSICAL = """
 [lattice]
@@ -62,14 +66,14 @@ compression = "none"
 
 
 def config(text, path, steps=None):
-    overrides = {("output", "path"): str(path)}
+    overrides = {"output.path": str(path)}
     if steps is not None:
-        overrides[("dynamics", "steps")] = steps
+        overrides["dynamics.steps"] = steps
     return parse_config(text, overrides)
 
 
 def assert_same_run(path_a, path_b):
-    """Bitwise equality of frames, observables and checkpoint (spins, step, time, RNG)."""
+    """Bitwise equality of frames, observables and checkpoint (spins, step, time)."""
     with Trajectory(path_a) as a, Trajectory(path_b) as b:
         assert a.n_frames == b.n_frames
         for fa, fb in zip(a.frames(), b.frames()):
@@ -80,7 +84,7 @@ def assert_same_run(path_a, path_b):
             for xa, xb in zip(a.observable(name), b.observable(name)):
                 np.testing.assert_array_equal(xa, xb)
         ca, cb = a.checkpoint(), b.checkpoint()
-        assert (ca.step, ca.time, ca.rng_state) == (cb.step, cb.time, cb.rng_state)
+        assert (ca.step, ca.time) == (cb.step, cb.time)
         np.testing.assert_array_equal(ca.spins, cb.spins)
 
 
@@ -128,20 +132,50 @@ def test_stop_checkpoints_and_resume_matches(tmp_path):
         assert_same_run(tmp_path / "whole.h5", cut)
 
 
-def test_noise_is_drawn_only_when_kT_is_positive(tmp_path):
-    """kT(t) = 0 throughout: no draws; constant kT > 0: one (N, 3) draw per step."""
+def test_noise_is_drawn_only_when_kT_is_positive(tmp_path, monkeypatch):
+    """kT(t) = 0 throughout: no draws; constant kT > 0: one (N, 3) draw per step, keyed by the
+    dynamics seed and the step (nothing else: a checkpoint needs only the step)."""
+    draws = []
+    normals = Backend.normals
+
+    def spy(self, seed, step, out):
+        draws.append((seed, step, out.shape))
+        normals(self, seed, step, out)
+
+    monkeypatch.setattr(Backend, "normals", spy)
     cold = CLASSICAL.replace('kind = "linear", kT_start = 0.0, kT_end = 0.2, duration = 1.0',
                              'kind = "constant", kT_start = 0.0')
     hot = CLASSICAL.replace('kind = "linear", kT_start = 0.0, kT_end = 0.2, duration = 1.0',
                             'kind = "constant", kT_start = 0.1')
-    for text, draws in ((cold, 0), (hot, 60)):
-        path = tmp_path / f"{draws}.h5"
-        run(config(text, path), text)
-        rng = np.random.Generator(np.random.PCG64(5))
-        for _ in range(draws):
-            rng.standard_normal((36, 3))
-        with Trajectory(path) as traj:
-            assert traj.checkpoint().rng_state == rng.bit_generator.state
+    for text, expected in ((cold, []), (hot, [(5, k, (36, 3)) for k in range(60)])):
+        draws.clear()
+        run(config(text, tmp_path / f"{len(expected)}.h5"), text)
+        assert draws == expected
+
+
+def test_host_copies_only_at_output_intervals(tmp_path, monkeypatch):
+    """100 steps, frames every 50, observables every 25, checkpoints every 1000: the spins leave
+    the backend at steps 0, 25, 50, 75 and 100 only, once each (the final checkpoint shares
+    the copy of step 100; the checkpoint of step 0 is written from the initial host spins)."""
+    copies = []
+    to_host = Backend.to_host
+
+    def spy(self, array):
+        copies.append(array.shape)
+        return to_host(self, array)
+
+    monkeypatch.setattr(Backend, "to_host", spy)
+    text = (CLASSICAL.replace("steps = 60", "steps = 100")
+            .replace("frame_interval = 4", "frame_interval = 50")
+            .replace("observable_interval = 3", "observable_interval = 25")
+            .replace("checkpoint_interval = 10", "checkpoint_interval = 1000"))
+    path = tmp_path / "copies.h5"
+    run(config(text, path), text)
+    assert copies == [(36, 3)] * 5
+    with Trajectory(path) as traj:
+        assert [f[0] for f in traj.frames()] == [0, 50, 100]
+        assert list(traj.observable("energy")[0]) == [0, 25, 50, 75, 100]
+        assert traj.checkpoint().step == 100
 
 
 def test_resume_refuses_changed_physics_and_existing_output(tmp_path):
@@ -158,64 +192,65 @@ def test_resume_refuses_changed_physics_and_existing_output(tmp_path):
         run(config(CLASSICAL, path, steps=5), CLASSICAL, resume=True)
 
 
-class PoisonedAfter:
+class PoisonedAfter(llgsim.fields.FieldProvider):
     """Wraps a provider; from call ``calls`` on, the field at ``site`` is NaN."""
 
     def __init__(self, provider, calls, site):
         self.provider, self.calls, self.site = provider, calls, site
-        self.n_sites, self.count = provider.n_sites, 0
+        self.n_sites, self.backend, self.count = provider.n_sites, provider.backend, 0
 
-    def energy_and_field(self, spins):
-        energy, field = self.provider.energy_and_field(spins)
+    def evaluate(self, spins, field, energy):
+        e = self.provider.evaluate(spins, field, energy)
         self.count += 1
         if self.count > self.calls:
-            field = field.copy()
             field[self.site, 1] = np.nan
-        return energy, field
+        return e
 
     def describe(self):
         return self.provider.describe()
 
 
 def test_non_finite_field_stops_with_step_and_site(tmp_path, monkeypatch):
-    build = llgsim.run.schema.build_provider
+    """A NaN field makes NaN spins; the run stops at the next configuration copied to the host
+    (observables every 3 steps here), naming that step and the site, and the file keeps the
+    last good checkpoint (interval 10)."""
+    build = llgsim.run.providers.build_provider
 
-    def poisoned(cfg):
-        lattice, model, provider = build(cfg)
-        return lattice, model, PoisonedAfter(provider, calls, site=7)
+    def poisoned(*args, **kwargs):
+        return PoisonedAfter(build(*args, **kwargs), calls, site=7)
 
-    monkeypatch.setattr(llgsim.run.schema, "build_provider", poisoned)
-    # 2 provider calls per step: call 2k + 1 gives the field at the start of step k (a NaN there
-    # makes a NaN midpoint spin, which the provider refuses), 2k + 2 the midpoint field (a NaN
-    # there makes a NaN new spin, which the driver catches)
-    for calls, message in ((2 * 23, "step 23: spins[7] = [nan, nan, nan]"),
-                           (2 * 23 + 1, "step 24: non-finite spin at site 7")):
+    monkeypatch.setattr(llgsim.run.providers, "build_provider", poisoned)
+    # 2 provider calls per step: call 2k + 1 gives the field at the start of step k (NaN there
+    # spreads to the neighbours of site 7 through the midpoint field), 2k + 2 the midpoint
+    # field (NaN at site 7 alone); either way the spins of step 24 are the first copied
+    for calls, message in ((2 * 23, "step 24: non-finite spin at site "),
+                           (2 * 23 + 1, "step 24: non-finite spin at site 7: [nan")):
         path = tmp_path / f"nan{calls}.h5"
         with pytest.raises(SimulationError) as info:
             run(config(CLASSICAL, path), CLASSICAL)
-        assert str(info.value).startswith(message)
+        assert str(info.value).startswith(message), info.value
         with Trajectory(path) as traj:
             assert traj.checkpoint().step == 20  # the last good one (interval 10)
+            assert traj.observable("energy")[0][-1] == 21
 
 
 def test_scheme_heun_drives_heun_step(tmp_path):
-    """dynamics.scheme = "heun" runs llgsim.dynamics.heun_step: the run's final spins equal a
-    hand loop of heun_step with the same initial spins and noise stream (same arithmetic, so
-    bitwise), and differ from the SIB run."""
-    from llgsim.run.schema import build_provider, initial_spins
+    """dynamics.scheme = "heun" runs the Heun step: the run's final spins equal a hand loop of
+    heun_step with the same initial spins and the counter-based normals of (seed, step) (same
+    arithmetic, so bitwise), and differ from the SIB run."""
     from llgsim.dynamics import heun_step
+    from llgsim.run.build import build
 
     text = CLASSICAL.replace("[dynamics]", '[dynamics]\nscheme = "heun"')
     cfg = config(text, tmp_path / "heun.h5", steps=12)
     run(cfg, text)
-    lattice, _, provider = build_provider(cfg)
-    spins = initial_spins(cfg.initial, lattice)
-    rng = np.random.Generator(np.random.PCG64(cfg.dynamics.seed))
-    schedule = llgsim.run.schema.temperature_schedule(cfg)
+    built = build(cfg)
+    spins, normals = built.initial, np.empty_like(built.initial)
     for step in range(12):
-        kT = schedule(step * cfg.dynamics.dt)
-        normals = rng.standard_normal(spins.shape) if kT > 0 else None
-        spins = heun_step(spins, provider, cfg.dynamics.dt, cfg.dynamics.alpha, kT, normals).spins
+        kT = built.schedule(step * cfg.dynamics.dt)
+        built.backend.normals(cfg.dynamics.seed, step, normals)
+        spins = heun_step(spins, built.provider, cfg.dynamics.dt, cfg.dynamics.alpha, kT,
+                          normals if kT > 0 else None).spins
     with Trajectory(tmp_path / "heun.h5") as traj:
         np.testing.assert_array_equal(traj.checkpoint().spins, spins)
     run(config(CLASSICAL, tmp_path / "sib.h5", steps=12), CLASSICAL)

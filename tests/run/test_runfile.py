@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from llgsim.errors import InputError
-from llgsim.run.runfile import (Checkpoint, Trajectory, TrajectoryWriter, open_for_resume, read_frame,
-                       rng_state_from_array, rng_state_to_array)
+from llgsim.run.runfile import (Checkpoint, Trajectory, TrajectoryWriter, open_for_resume,
+                                read_frame)
 
 N = 12
 
@@ -29,9 +29,8 @@ def spins(k):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def checkpoint(step, rng=None):
-    rng = rng or np.random.Generator(np.random.PCG64(step))
-    return Checkpoint(spins(1000 + step), step, 0.1 * step, rng.bit_generator.state)
+def checkpoint(step):
+    return Checkpoint(spins(1000 + step), step, 0.1 * step)
 
 
 def write_steps(writer, steps):
@@ -104,12 +103,18 @@ def test_round_trip_frame_by_frame(tmp_path):
         read_frame(path, 10, key="initial")
 
 
-def test_rng_state_round_trip():
-    rng = np.random.Generator(np.random.PCG64(2**63 + 12345))
-    rng.standard_normal(7)
-    rng.integers(0, 10, dtype=np.uint32)  # leaves a buffered 32-bit half: has_uint32 = 1
-    state = rng.bit_generator.state
-    assert rng_state_from_array(rng_state_to_array(state)) == state
+def test_resume_refuses_a_run_file_of_the_old_noise_generator(tmp_path):
+    """Version-1 files stored numpy PCG64 states; their runs cannot continue with the
+    counter-based noise: one line says what to do instead."""
+    path = tmp_path / "old.h5"
+    writer = new_file(path)
+    writer.write_checkpoint(checkpoint(4))
+    writer.close()
+    with h5py.File(path, "r+") as f:
+        del f["parameters"].attrs["run_file_version"]
+    with pytest.raises(InputError, match='start a new run from its last frame with .initial. '
+                                         'kind = "file"'):
+        open_for_resume(path)
 
 
 def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
@@ -127,7 +132,6 @@ def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
     writer.close()
     assert (ck.step, ck.time, text) == (7, 0.1 * 7, "# config\n")
     np.testing.assert_array_equal(ck.spins, spins(1007))
-    assert ck.rng_state == checkpoint(7).rng_state
     with Trajectory(path) as traj:
         assert [f[0] for f in traj.frames()] == [0, 2, 4, 6]
         assert list(traj.observable("energy")[0]) == [0, 2, 4, 6]
@@ -148,7 +152,7 @@ def test_resume_needs_a_checkpoint(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {tests!r})
-    from test_io import checkpoint, new_file, write_steps
+    from test_runfile import checkpoint, new_file, write_steps
     writer = new_file({path!r})
     write_steps(writer, range(0, 40, 2))
     writer.write_checkpoint(checkpoint(40))

@@ -1,0 +1,72 @@
+"""The training config of ``llgsim train`` (docs/training.md): [data], [network] (with an optional
+[network.descriptor]), [loss], [optimizer] and [output] tables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ..errors import InputError
+from ..run.tables import (NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Table,
+                          parse_toml)
+
+
+class TrainData(Table):
+    paths: Annotated[list[str], Field(min_length=1)]
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    split_seed: NonNegativeInt = 0
+
+
+class DescriptorTable(Table):
+    n_shells: PositiveInt
+    n_pair_shells: NonNegativeInt
+    eps: PositiveFloat = 0.1
+    n_bond_shells: NonNegativeInt = 0
+
+
+class NetworkTable(Table):
+    hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [64, 64]
+    activation: Literal["silu", "tanh"] = "silu"
+    seed: NonNegativeInt = 0
+    descriptor: DescriptorTable | None = None  # default: DescriptorSettings.default(kind)
+
+
+class LossTable(Table):
+    w_field: NonNegativeFloat = 1.0
+    w_torque: NonNegativeFloat = 1.0
+    w_energy: NonNegativeFloat = 0.0
+
+
+class OptimizerTable(Table):
+    lr: PositiveFloat = 1e-3
+    batch_snapshots: PositiveInt = 4
+    max_epochs: PositiveInt = 200
+    patience: PositiveInt = 20
+    lr_factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    lr_patience: PositiveInt = 6
+    min_lr: PositiveFloat = 1e-5
+    threads: PositiveInt = 1
+    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = "float32"  # working precision; files are float64
+
+
+class TrainOutput(Table):
+    model: str
+    checkpoint: str
+
+
+class TrainConfig(Table):
+    data: TrainData
+    network: NetworkTable = NetworkTable()
+    loss: LossTable = LossTable()
+    optimizer: OptimizerTable = OptimizerTable()
+    output: TrainOutput
+
+
+def parse_train_config(text: str) -> TrainConfig:
+    """Validate the TOML text of a training config; errors are one-line InputErrors."""
+    cfg = parse_toml(text, TrainConfig)
+    if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
+        raise InputError("loss", "all weights 0", "at least one positive weight")
+    return cfg
