@@ -13,7 +13,7 @@ import numpy as np
 
 def read_zc21_snapshot(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(spins (N, 3), field (N, 3), density n_up + n_down (N,)), float64, in llgsim site order
-    i = x + L y (conventions.md); the field is the electronic exchange field J <c+ sigma c>."""
+    i = x + L y (docs/conventions.md); the field is the electronic exchange field J <c+ sigma c>."""
     rows = np.loadtxt(path)
     side = int(rows[:, 0].max()) + 1
     rows = rows[np.argsort(rows[:, 0] + side * rows[:, 1])]

@@ -1,6 +1,6 @@
 """Periodic Bravais lattices: sites, neighbour shells and point-group operations.
 
-Conventions (conventions.md, "Lattices and indices"): a site is the integer pair (x, y) at
+Conventions (docs/conventions.md, "Lattices and indices"): a site is the integer pair (x, y) at
 x a1 + y a2 with 0 <= x < Lx, 0 <= y < Ly, periodic; its index is i = x + Lx * y, so
 ``array.reshape(Ly, Lx)`` gives the image. Square: a1 = (1, 0), a2 = (0, 1). Triangular:
 a1 = (1, 0), a2 = (1/2, sqrt(3)/2). Lengths are in units of the lattice constant.
@@ -214,7 +214,7 @@ class Lattice:
     def triangles(self) -> np.ndarray:
         """(2N, 3) int64 counter-clockwise triangular plaquettes, up triangles of every cell then
         down triangles: up = ((x,y), (x+1,y), (x,y+1)), down = ((x+1,y), (x+1,y+1), (x,y+1)).
-        Triangular lattice only (conventions.md)."""
+        Triangular lattice only (docs/conventions.md)."""
         if self.kind != "triangular":
             raise InputError("lattice.kind", self.kind, "'triangular' for triangular plaquettes")
         x, y = self.coordinates().T

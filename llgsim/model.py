@@ -2,7 +2,7 @@
 
     H = - sum_n t_n sum_{<ij>_n, s} (c+_is c_js + h.c.) - J sum_i S_i . (c+_i sigma c_i)
 
-(conventions.md, "Hamiltonian"; physics.md section 1; e.g. P. Zhang and G.-W. Chern,
+(docs/conventions.md, "Hamiltonian"; docs/physics.md, section 1; e.g. P. Zhang and G.-W. Chern,
 PRL 127, 146401 (2021)). For fixed classical spins S (N, 3) this is a 2N x 2N one-body matrix
 h(S) with orbital index 2 i + s (s = 0 up, 1 down): on-site blocks -J S_i . sigma and hopping
 blocks -t_n * identity_2 on every bond of shell n. Energies are in units of t_1.

@@ -1,4 +1,4 @@
-"""Spin configurations: random and the ordered states of conventions.md.
+"""Spin configurations: random and the ordered states of docs/conventions.md.
 
 Every function returns a C-contiguous float64 (N, 3) array of unit vectors in site order
 (i = x + Lx * y).
@@ -51,7 +51,7 @@ def spiral_120(lattice: Lattice) -> np.ndarray:
 
 
 def tetrahedral(lattice: Lattice, chirality: int = +1) -> np.ndarray:
-    """Triangular-lattice tetrahedral (triple-Q) state, conventions.md: with b1, b2, b3 = x, y, z
+    """Triangular-lattice tetrahedral (triple-Q) state, docs/conventions.md: with b1, b2, b3 = x, y, z
     over sqrt 3, sublattice (x mod 2, y mod 2) = (0,0): b1+b2+b3; (1,0): b1-b2-b3;
     (0,1): -b1+b2-b3; (1,1): -b1-b2+b3. ``chirality = -1`` mirrors z (the other Z2 domain).
     Needs even Lx and Ly."""

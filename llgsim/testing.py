@@ -35,7 +35,7 @@ def assert_time_reversal(provider, spins, atol_energy, atol_field):
 def finite_difference_field(provider, spins, sites, step=1e-5) -> np.ndarray:
     """Central differences -dE/dS_i^a (len(sites), 3) of the energy as a function of the free
     Cartesian components (spins are not renormalized: the field is the full gradient, parallel
-    part included, conventions.md). Error O(step^2) plus round-off ~ eps |E| / step. The
+    part included, docs/conventions.md). Error O(step^2) plus round-off ~ eps |E| / step. The
     displaced spins are off unit length by ~step, inside the providers' length tolerance
     (llgsim.model.check_spins) for step <= 1e-5."""
     out = np.empty((len(sites), 3))

@@ -16,7 +16,7 @@ KINDS = ["square", "triangular"]
 
 
 def norm2(kind, dx, dy):
-    """Exact integer squared length of the offset dx a1 + dy a2 (conventions.md vectors)."""
+    """Exact integer squared length of the offset dx a1 + dy a2 (docs/conventions.md vectors)."""
     return dx * dx + dy * dy if kind == "square" else dx * dx + dx * dy + dy * dy
 
 

@@ -20,7 +20,7 @@ PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 def hopping_band(kind, Lx, Ly, t):
     """eps_k = sum_n -t_n sum_{delta in shell n} exp(i k.delta) for shells 1-3, written out:
-    square (1,0) (1,1) (2,0) types; triangular (1,0) (1,1) (2,0) types (conventions.md)."""
+    square (1,0) (1,1) (2,0) types; triangular (1,0) (1,1) (2,0) types (docs/conventions.md)."""
     k1, k2 = np.meshgrid(2 * np.pi * np.arange(Lx) / Lx, 2 * np.pi * np.arange(Ly) / Ly)
     if kind == "square":
         shells = [np.cos(k1) + np.cos(k2), np.cos(k1 + k2) + np.cos(k1 - k2),

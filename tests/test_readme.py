@@ -1,5 +1,5 @@
 """The README's library example runs as written and relaxes the energy (alpha > 0, T = 0 is
-a descent: physics.md section 6, item 9)."""
+a descent: docs/physics.md, section 6, check 9)."""
 
 import re
 from pathlib import Path

@@ -1,5 +1,5 @@
 """Spin configurations against their defining geometry: bond angles, scalar chiralities
-(physics.md 1.2: chi = +-4 / (3 sqrt 3) on every triangle of the tetrahedral state) and the
+(docs/physics.md, section 1.2: chi = +-4 / (3 sqrt 3) on every triangle of the tetrahedral state) and the
 refusals of lattices they do not fit."""
 
 import numpy as np

@@ -1,7 +1,7 @@
-"""Scalar observables of one spin configuration (physics.md section 5).
+"""Scalar observables of one spin configuration (docs/physics.md, section 5).
 
 Every function takes spins (N, 3) (float32 or float64, unit vectors, site order of
-conventions.md) and returns float64. :func:`observables_for` picks the set a lattice supports;
+docs/conventions.md) and returns float64. :func:`observables_for` picks the set a lattice supports;
 the run driver records them as H5MD time series.
 """
 
@@ -33,7 +33,7 @@ def nearest_neighbour_correlation(spins, lattice) -> float:
 
 def chirality(spins, triangles) -> np.ndarray:
     """Scalar chirality chi = S_a . (S_b x S_c) of each triangle (a, b, c), (T,) float64;
-    ``triangles`` (T, 3) int from Lattice.triangles() (counter-clockwise, conventions.md)."""
+    ``triangles`` (T, 3) int from Lattice.triangles() (counter-clockwise, docs/conventions.md)."""
     s = np.asarray(spins, dtype=np.float64)
     a, b, c = (s[triangles[:, k]] for k in range(3))
     return np.einsum("ij,ij->i", a, np.cross(b, c))

@@ -147,7 +147,8 @@ def _one_step(scheme, spins, provider, dt, alpha, kT, normals) -> StepResult:
     s = backend.asarray(check_spins(spins, provider.n_sites))
     if normals is None:
         if kT > 0:
-            raise InputError("normals", None, "an (N, 3) array of standard normal draws when kT > 0")
+            raise InputError("normals", None,
+                             "an (N, 3) array of standard normal draws when kT > 0")
     else:
         normals = np.asarray(normals)
         if normals.shape != s.shape or normals.dtype.kind != "f":

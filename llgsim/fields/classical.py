@@ -4,7 +4,7 @@ field and single-ion easy-axis anisotropy.
     E = sum_n J_H,n sum_<ij>_n S_i . S_j - h . sum_i S_i - K sum_i (S_i . e)^2,
     H_i = -dE/dS_i = -sum_n J_H,n sum_{j in shell n of i} S_j + h + 2 K (S_i . e) e
 
-(conventions.md, "Hamiltonian": each bond once, J_H,n > 0 antiferromagnetic, K > 0 easy axis).
+(docs/conventions.md, "Hamiltonian": each bond once, J_H,n > 0 antiferromagnetic, K > 0 easy axis).
 Energies and fields in units of t_1. On a periodic lattice smaller than twice a shell's reach two
 offsets may name the same site; the bond is then counted once per offset (lattice.neighbour_table).
 Per-site math, its numpy reference and the numba launcher in ``llgsim.kernels.classical``.

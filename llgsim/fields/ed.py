@@ -2,7 +2,7 @@
 
 For classical spins S the electrons are free fermions in the one-body Hamiltonian h(S)
 (llgsim.model.KondoModel, 2N x 2N). Diagonalizing h(S) = V diag(eps) V^+ gives everything
-(physics.md section 2.1; e.g. P. Zhang and G.-W. Chern, PRL 127, 146401 (2021),
+(docs/physics.md, section 3.1; e.g. P. Zhang and G.-W. Chern, PRL 127, 146401 (2021),
 arXiv:2105.08221):
 
     Omega = -kT sum_n ln(1 + exp(-(eps_n - mu) / kT))      (T = 0: sum_n occ_n (eps_n - mu))

@@ -1,5 +1,5 @@
 """Kernel polynomial method (KPM) with gradient-based colored probing: linear-scaling energy,
-field and site densities of the s-d model (physics.md 2.2).
+field and site densities of the s-d model (docs/physics.md, section 3.2).
 
 Method, for spins S and the one-body Hamiltonian h(S) (2N x 2N, llgsim.model):
 
@@ -27,10 +27,10 @@ Method, for spins S and the one-body Hamiltonian h(S) (2N x 2N, llgsim.model):
    probing: E[D] = G_M'(X) and the field is the exact gradient of the energy estimate for the
    probes of that call (with dOmega/dmu = -N_e built in at fixed filling).
 
-Smearing: every call uses kT_eff = max(kT, 0.1 a / M) (the minimum smearing of physics.md 2.2,
-about 1/30 of the Jackson resolution pi a / M, so it is negligible beside the kernel broadening)
-and K = max(4M, ceil(5 a / kT_eff)) quadrature nodes, which resolves the Fermi step so that the
-damped N(mu) is smooth and the aliasing of the coefficients is below ~1e-12.
+Smearing: every call uses kT_eff = max(kT, 0.1 a / M) (the minimum smearing of docs/physics.md,
+section 3.2, about 1/30 of the Jackson resolution pi a / M, so it is negligible beside the
+kernel broadening) and K = max(4M, ceil(5 a / kT_eff)) quadrature nodes, which resolves the Fermi
+step so that the damped N(mu) is smooth and the aliasing of the coefficients is below ~1e-12.
 
 References: A. Weisse, G. Wellein, A. Alvermann, H. Fehske, "The kernel polynomial method",
 Rev. Mod. Phys. 78, 275 (2006); Z. Wang, G.-W. Chern, C. D. Batista, K. Barros, "Gradient-based
@@ -108,7 +108,8 @@ def grand_potential_density(energies, mu: float, kT: float):
 
 
 def effective_smearing(kT: float, half_width: float, order: int) -> float:
-    """kT_eff = max(kT, 0.1 a / M): the minimum smearing of physics.md 2.2 (energy units)."""
+    """kT_eff = max(kT, 0.1 a / M): the minimum smearing of docs/physics.md, section 3.2 (energy
+    units)."""
     return max(kT, 0.1 * half_width / order)
 
 

@@ -13,7 +13,7 @@ With Delta H_i = H_ML,i - H_ED,i and the perpendicular part v_perp = v - (v . S_
     rmse_energy_per_site = sqrt(mean_s ((E_ML,s - E_ED,s) / N)^2)
 
 Norms are of the whole 3-vector per site: an RMSE per Cartesian component is smaller by sqrt 3
-(full field) or sqrt 2 (perpendicular field). physics.md section 3 and 6 item 8.
+(full field) or sqrt 2 (perpendicular field). docs/physics.md, sections 3.3 and 6, check 8.
 """
 
 from __future__ import annotations

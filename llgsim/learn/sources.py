@@ -46,7 +46,8 @@ def quench_key(source: QuenchSource, step: int) -> str:
 
 
 def random_record_spins(lattice, seed: int, index: int) -> np.ndarray:
-    """Random snapshot ``index`` of a [[random]] source: spins from the seed sequence (seed, index)."""
+    """Random snapshot ``index`` of a [[random]] source: spins from the seed sequence
+    (seed, index)."""
     from ..states import random_spins
 
     return random_spins(lattice, np.random.default_rng((seed, index)))
@@ -88,7 +89,8 @@ def _n_frames(path) -> int:
         with Trajectory(path) as traj:
             return traj.n_frames
     except (OSError, KeyError) as exc:
-        raise InputError("frames.path", str(path), f"a readable llgsim trajectory ({exc})") from None
+        raise InputError("frames.path", str(path),
+                         f"a readable llgsim trajectory ({exc})") from None
 
 
 def random_jobs(cfg, lattice, done) -> Iterator[tuple]:

@@ -1,6 +1,6 @@
 """Training of the Behler-Parrinello force field on ED-labelled snapshots (torch, CPU).
 
-Loss over a batch of snapshots (physics.md section 3, "Loss"), with Delta H_i = H_pred,i - H_ref,i:
+Loss over a batch of snapshots (docs/physics.md, section 3.3), with Delta H_i = H_pred,i - H_ref,i:
 
     L = w_field  mean_i |Delta H_i|^2
       + w_torque mean_i |S_i x Delta H_i|^2

@@ -8,7 +8,7 @@ The descriptor G_i (F features per site) is a function of the spins within a cut
 * time reversal S_j -> -S_j: every feature is even in the spins.
 
 Construction (the "reference irreducible representation" method of REV25, arXiv:2501.06171;
-physics.md section 3; docs/descriptor.md):
+docs/physics.md, section 3.3; docs/descriptor.md):
 
 1. Rotation invariants around i, listed on integer cell offsets (index 0 = the centre):
    bond products b_jk = S_j . S_k for the centre with every neighbour, for every pair of

@@ -1,6 +1,6 @@
 """ML model files: weights in safetensors, metadata as JSON in the safetensors header.
 
-One file holds everything needed to rebuild and audit a model (conventions.md, "Files"):
+One file holds everything needed to rebuild and audit a model (docs/conventions.md, "Files"):
 
 * tensors: ``layers.<k>.weight`` (out, in) and ``layers.<k>.bias`` (out,) of the k-th linear
   layer of the site-energy network, ``parallel_layers.<k>.*`` the same for the parallel-field

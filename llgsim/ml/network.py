@@ -18,8 +18,9 @@ The perpendicular part (the torque, the only part that drives the dynamics) is t
 the energy; the parallel part H_i . S_i = J <s_i> . S_i (~J n_i in double exchange) is a local
 scalar learned directly. An energy of unit spins alone has no parallel gradient; one of the
 raw spins (dot and triple products of S, not u) ties its parallel gradient to the same
-coefficients as the perpendicular one, and fitting both failed (docs/training.md, "Choices").
-The field is the full gradient with respect to the Cartesian spin components (conventions.md),
+coefficients as the perpendicular one, and fitting both failed (docs/training_results.md,
+"Choices").
+The field is the full gradient with respect to the Cartesian spin components (docs/conventions.md),
 by reverse-mode autograd through the MLP, the descriptor and the normalisation.
 J. Behler and M. Parrinello, PRL 98, 146401 (2007); for spins, REV25 (arXiv:2501.06171).
 """

@@ -39,7 +39,7 @@ def test_coplanar_120_state_has_no_chirality():
 
 
 def test_chirality_matches_an_explicit_loop_over_plaquettes():
-    """Independent of Lattice.triangles(): walk the cells and apply conventions.md directly."""
+    """Independent of Lattice.triangles(): walk the cells and apply docs/conventions.md directly."""
     lat = Lattice.triangular(3, 4)
     s = random_spins(lat, 7)
     site = lambda x, y: (x % lat.Lx) + lat.Lx * (y % lat.Ly)  # noqa: E731

@@ -1,5 +1,5 @@
 """Exact diagonalization against independent references: k-space band sums of the ordered
-states (physics.md section 6, checks 1, 2, 5 and the tetrahedral energy table), finite
+states (docs/physics.md, section 6, checks 1, 2, 5 and the tetrahedral energy table), finite
 differences of its own energy (check 3), symmetry (check 4) and the external ZC21 snapshots
 (check 6b)."""
 
@@ -27,7 +27,7 @@ TOL_ROUNDOFF = 1e-10
 # Central differences with step 1e-5 (llgsim.testing): truncation ~step^2 |E'''| ~ 1e-10 plus
 # round-off eps |E| / step ~ 3e-10 for |E| ~ 25 (measured errors ~1e-9).
 TOL_FD = 1e-8
-# Five-decimal anchors of physics.md: half a unit in the last digit.
+# Five-decimal anchors of docs/physics.md: half a unit in the last digit.
 TOL_ANCHOR = 5e-6
 # External ZC21 data (tests/data/zc21_de30/README.md): the quench snapshot's labels agree with
 # ED to a field RMS ~2e-5 per component and density ~3e-5; the random snapshot's labels come
@@ -41,7 +41,7 @@ PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 # ---------------------------------------------------------------- independent k-space references
 def band(kind, Lx, Ly):
     """Nearest-neighbour band eps_k (t = 1) on the grid k1 = 2 pi m1 / Lx, k2 = 2 pi m2 / Ly,
-    with k . (dx a1 + dy a2) = k1 dx + k2 dy (physics.md check 1)."""
+    with k . (dx a1 + dy a2) = k1 dx + k2 dy (docs/physics.md, check 1)."""
     k1, k2 = np.meshgrid(2 * np.pi * np.arange(Lx) / Lx, 2 * np.pi * np.arange(Ly) / Ly)
     if kind == "square":
         return (-2 * (np.cos(k1) + np.cos(k2))).ravel()
@@ -140,7 +140,7 @@ def test_ferromagnet_at_finite_temperature(kind, fixed):
 
 
 def test_square_ferromagnet_half_filling_anchor():
-    """physics.md: E_FM = -6 per site at f = 0.5, J = 6 (exact at any L); mu mid-gap = 0."""
+    """docs/physics.md: E_FM = -6 per site at f = 0.5, J = 6 (exact at any L); mu mid-gap = 0."""
     lat = Lattice.square(8)
     sol = solver(lat, J=6.0, filling=0.5).solve(states.ferromagnetic(lat))
     assert sol.energy / lat.n_sites == pytest.approx(-6.0, abs=TOL_ROUNDOFF)
@@ -184,7 +184,7 @@ def test_neel_energy_anchor():
 @pytest.mark.parametrize("settings", [{"mu": -0.7, "kT": 0.25}, {"filling": 0.3, "kT": 0.25},
                                       {"filling": 0.3, "kT": 0.0}])
 def test_field_is_minus_energy_gradient(kind, hopping, settings):
-    """kT > 0 (physics.md check 3) and kT = 0 with N_e = 7.2 electrons: random spins leave the
+    """kT > 0 (docs/physics.md, check 3) and kT = 0 with N_e = 7.2 electrons: random spins leave the
     Fermi level non-degenerate, where F = sum of the lowest 7.2 levels is smooth."""
     lat = Lattice.from_kind(kind, 4, 3)
     provider = solver(lat, hopping=hopping, J=2.0, **settings)
@@ -240,7 +240,7 @@ def test_ordered_states_are_torque_free(kind, state, L, settings):
 
 # ---------------------------------------------------------------- tetrahedral energy
 def test_tetrahedral_reference_reaches_the_published_table():
-    """The test's own k-space reference reproduces physics.md (J = 2, f = 1/4):
+    """The test's own k-space reference reproduces docs/physics.md (J = 2, f = 1/4):
     E_tetra = -2.25160 per site in the thermodynamic limit (gapped: converged at 120 x 120)."""
     lat = Lattice.triangular(2)
     levels = tetrahedral_levels(120, 120, states.tetrahedral(lat), J=2.0)

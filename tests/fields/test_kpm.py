@@ -34,7 +34,7 @@ TOL_FD = 1e-6          # central differences (step 1e-5) vs the analytic gradien
                        # plus round-off eps |E| / step ~ 1e-9
 TOL_ZC21 = 3e-3        # KPM (M = 1000, 10x10 colors) vs the ZC21 quench snapshot's field labels,
                        # RMS per component: measured 8e-4 (density 2.4e-4), the Jackson truncation
-                       # at M = 1000; physics.md 6b expects ~1e-3 from a good KPM
+                       # at M = 1000; docs/physics.md, check 6b expects ~1e-3 from a good KPM
 Z_STAT = 5.0           # unbiasedness: |mean - exact| <= Z_STAT standard errors for every component
                        # (Gaussian tail 6e-7 per component; the seeds are fixed, so deterministic)
 
@@ -303,7 +303,7 @@ def test_thread_count_does_not_change_results():
 
 
 def test_zc21_quench_snapshot():
-    """External data (physics.md 6b): 30x30 DE labels of the ZC21 authors (ED-quality)."""
+    """External data (docs/physics.md, check 6b): 30x30 DE labels of the ZC21 authors (ED-quality)."""
     spins, field, density = read_zc21_snapshot(ZC21 / "quench_c20000.dat")
     model = KondoModel(Lattice.square(30), J=6.0, filling=873 / 1800, kT=0.0)
     sol = KPM(model, order=1000, colors=10, seed=1).solve(spins)
