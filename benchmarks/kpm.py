@@ -7,19 +7,27 @@
 (a) accuracy vs exact diagonalization: field RMSE (full and perpendicular to S_i), energy error
     per site and seconds per call vs order M and color grid c, square double exchange (t = 1,
     J = 6, f = 0.485, kT = 0, random spins) on 12x12, 24x24 and 30x30, and the external ZC21
-    snapshot quench_c20000 (physics.md 6b);
+    snapshot quench_c20000 of tests/data/zc21_de30 (docs/physics.md, section 6, check 6b);
 (b) seconds per field evaluation for N = 10^3 ... 10^6 at fixed M and c, with the fitted exponent;
-(c) crossover size where KPM beats ED at equal field error (ED measured here; anchors.md beside);
+(c) crossover size where KPM beats ED at equal field error (ED measured here; the peer's
+    one-thread ED figures beside);
 (d) effective memory bandwidth of the Chebyshev block mat-vec out of cache, against a STREAM-like
-    parallel copy measured in the same run;
+    parallel copy measured in the same run (llgsim.kernels.roofline.stream_copy_cpu);
 (e) with --dataset PATH (a 30 x 30 DE dataset of ``llgsim generate``, ED labels): KPM labels of
     its snapshots against the stored ED ones, in the figures of the ML accuracy bar (full-field
     RMSE, perpendicular RMSE over the RMS perpendicular ED field): how close a teacher KPM
     comes to ED on quench configurations.
 
-Timings: the fastest of the timed calls, wall and CPU seconds (CPU sums this process's threads;
-on a shared machine the gap shows time spent waiting for a core). The peer to beat is the C++
-FastKPM engine of anchors.md (single precision, 1 thread): 8.6 s at 30x30, M = 1000, 10x10 colors.
+Providers run on the "cpu" backend (numba block kernels, llgsim.kernels.kpm). Timings: the
+fastest of the timed calls, wall and CPU seconds (CPU sums this process's threads; on a shared
+machine the gap shows time spent waiting for a core).
+
+Peer figures measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25), quoted beside
+the tables (BENCHMARKS.md puts them beside llgsim's):
+* the C++ FastKPM engine (kbarros/Kondo, single-precision complex, 1 thread, gradient-based
+  probing with 10x10 colors, Jackson kernel): 8.6 s per field evaluation at 30x30, M = 1000;
+* exact diagonalization (scipy.linalg.eigh driver="evr", build h + eigh + fields) on one
+  thread: 2.2 s at 30x30 and 57 s at 50x50.
 """
 
 from __future__ import annotations
@@ -32,12 +40,12 @@ import time
 
 import numba
 import numpy as np
-from numba import njit, prange
 
+from llgsim.backend import get_backend
 from llgsim.fields import KPM, ExactDiagonalization
 from llgsim.fields import kpm as K
 from llgsim.external import read_zc21_snapshot
-from llgsim.kernels import kpm as kernels
+from llgsim.kernels.roofline import stream_copy_cpu
 from llgsim.lattice import Lattice
 from llgsim.learn.dataset import read_dataset
 from llgsim.learn.evaluation import field_metrics
@@ -45,8 +53,15 @@ from llgsim.model import KondoModel
 from llgsim.states import random_spins
 from machine import cpu_model, load_average  # benchmarks/machine.py
 
-SNAPSHOT = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "zc21_de30"
-PEER_SECONDS = 8.6  # anchors.md: FastKPM, 30x30, M = 1000, 10x10 colors, 1 thread
+#: external ZC21 snapshots shipped with the tests (tests/data/zc21_de30/README.md)
+SNAPSHOT = pathlib.Path(__file__).resolve().parents[1] / "tests" / "data" / "zc21_de30"
+#: peer figure measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25): FastKPM C++,
+#: single precision, 1 thread, 30x30, M = 1000, 10x10 colors (200 probe columns)
+PEER_SECONDS = 8.6
+#: peer figures measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25): ED
+#: (scipy eigh, driver "evr") on one thread, seconds per field evaluation at 30x30 and 50x50
+PEER_ED_1THREAD = {900: 2.2, 2500: 57.0}
+BACKEND = "cpu"
 
 
 def de_model(L: int) -> KondoModel:
@@ -83,7 +98,7 @@ def accuracy_table(L: int, settings, spins=None, label="random spins") -> None:
     print("| M | c | probe columns | field RMSE | perp RMSE | |dE|/N | s per call (wall) | CPU s |")
     print("|---|---|---|---|---|---|---|---|")
     for order, colors in settings:
-        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider = KPM(model, order=order, colors=colors, seed=1, backend=BACKEND)
         provider.solve(spins)  # warm-up (compilation, caches)
         sol, wall, cpu = timed(lambda: provider.solve(spins), 2)
         full, perp = field_errors(sol.field, ed.field, spins)
@@ -102,7 +117,7 @@ def part_a() -> None:
         spins, label = read_zc21_snapshot(SNAPSHOT / "quench_c20000.dat")[:2]
         accuracy_table(30, [(500, 10), (1000, 10), (2000, 10)], spins,
                        "ZC21 snapshot quench_c20000 (errors vs our ED)")
-        sol = KPM(de_model(30), order=2000, colors=10, seed=1).solve(spins)
+        sol = KPM(de_model(30), order=2000, colors=10, seed=1, backend=BACKEND).solve(spins)
         print(f"# quench_c20000, M = 2000, c = 10 vs the authors' stored labels: field RMSE "
               f"{field_errors(sol.field, label, spins)[0]:.2e}")
 
@@ -116,7 +131,7 @@ def part_b(order: int = 100, colors: int = 2) -> None:
     sizes, walls = [], []
     for L in (32, 100, 316, 1000):
         model = de_model(L)
-        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider = KPM(model, order=order, colors=colors, seed=1, backend=BACKEND)
         spins = random_spins(model.lattice, 1)
         if L < 1000:
             provider.solve(spins)
@@ -132,8 +147,9 @@ def part_b(order: int = 100, colors: int = 2) -> None:
 # ---------------------------------------------------------------------- (c)
 def part_c() -> None:
     """KPM cost ~ N (part b), ED cost ~ N^p; the crossover solves t_KPM(900) N / 900 = t_ED(N),
-    from wall times measured here and from CPU times against the one-thread ED of anchors.md
-    (2.2 s at 30x30, 57 s at 50x50: ~N^3.19), which a loaded machine distorts less."""
+    from wall times measured here and from CPU times against the peer's one-thread ED
+    (PEER_ED_1THREAD: 2.2 s at 30x30, 57 s at 50x50, ~N^3.19), which a loaded machine distorts
+    less."""
     print("\n(c) crossover KPM vs ED at equal field error (square DE, random spins, kT = 0)")
     ed_n, ed_t = [], []
     for L in (16, 24, 30):
@@ -144,33 +160,28 @@ def part_c() -> None:
         ed_n.append(L * L)
         ed_t.append(wall)
     p_ed, c_ed = np.polyfit(np.log(ed_n), np.log(ed_t), 1)
-    p_anchor = np.log(57 / 2.2) / np.log(2500 / 900)
+    (n_small, t_small), (n_large, t_large) = sorted(PEER_ED_1THREAD.items())
+    p_peer = np.log(t_large / t_small) / np.log(n_large / n_small)
     print(f"# ED here: {', '.join(f'{n}: {t:.3g} s' for n, t in zip(ed_n, ed_t))}; "
           f"fit ~ N^{p_ed:.2f}")
     model = de_model(30)
     spins = random_spins(model.lattice, 1)
     ed = ExactDiagonalization(model).solve(spins)
     print("| M | c | field RMSE at 30x30 | KPM wall s | KPM CPU s | crossover N (wall, ED here) | "
-          "crossover N (CPU, anchors' 1-thread ED) |")
+          "crossover N (CPU, peer 1-thread ED) |")
     print("|---|---|---|---|---|---|---|")
     for order, colors in ((250, 5), (500, 6), (1000, 5), (1000, 10), (2000, 10)):
-        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider = KPM(model, order=order, colors=colors, seed=1, backend=BACKEND)
         provider.solve(spins)
         sol, wall, cpu = timed(lambda: provider.solve(spins), 2)
         n_here = (wall / 900 / np.exp(c_ed)) ** (1 / (p_ed - 1))
-        n_anchor = 900 * (cpu / 2.2) ** (1 / (p_anchor - 1))
+        n_peer = n_small * (cpu / t_small) ** (1 / (p_peer - 1))
         print(f"| {order} | {colors} | {field_errors(sol.field, ed.field, spins)[0]:.2e} | "
               f"{wall:.3g} | {cpu:.3g} | {n_here:.0f} (L ~ {np.sqrt(n_here):.0f}) | "
-              f"{n_anchor:.0f} (L ~ {np.sqrt(n_anchor):.0f}) |", flush=True)
+              f"{n_peer:.0f} (L ~ {np.sqrt(n_peer):.0f}) |", flush=True)
 
 
 # ---------------------------------------------------------------------- (d)
-@njit(parallel=True, cache=True)
-def _stream_copy(src, dst):
-    for i in prange(src.shape[0]):
-        dst[i] = src[i]
-
-
 def part_d() -> None:
     for L, colors in ((300, 4), (100, 10)):
         bandwidth(L, colors)
@@ -186,17 +197,18 @@ def bandwidth(L: int, colors: int) -> None:
     x = rng.standard_normal((2 * model.n_sites, 2, S)).astype(np.float32)
     out = rng.standard_normal(x.shape).astype(np.float32)
     two = np.float32(2)
-    kernels.chebyshev_step(x, out, two, onsite, neighbours, hops)
+    chebyshev_step = K.block_kernels(get_backend(BACKEND))["chebyshev_step"]
+    chebyshev_step(x, out, two, onsite, neighbours, hops)
     reps = 20
-    _, wall, _ = timed(lambda: [kernels.chebyshev_step(x, out, two, onsite, neighbours, hops)
+    _, wall, _ = timed(lambda: [chebyshev_step(x, out, two, onsite, neighbours, hops)
                                 for _ in range(reps)], 3)
     # x read once (neighbour rows reused from cache), out read and written; tables are small
     moved = 3 * x.nbytes + onsite.nbytes + neighbours.nbytes
     matvec_bw = moved * reps / wall / 1e9
     src = rng.standard_normal(8 * x.size // 2).astype(np.float32)  # 4x the block, out of cache
     dst = np.empty_like(src)
-    _stream_copy(src, dst)
-    _, copy_wall, _ = timed(lambda: [_stream_copy(src, dst) for _ in range(5)], 3)
+    stream_copy_cpu(src, dst)
+    _, copy_wall, _ = timed(lambda: [stream_copy_cpu(src, dst) for _ in range(5)], 3)
     copy_bw = 2 * src.nbytes * 5 / copy_wall / 1e9
     print(f"\n(d) Chebyshev block mat-vec out of cache: {L}x{L}, {S} columns float32, block "
           f"{x.nbytes / 1e6:.0f} MB: {wall / reps * 1e3:.2f} ms per step, "
@@ -216,7 +228,7 @@ def part_e(dataset) -> None:
     print("| M | c | full-field RMSE | perp RMSE | perp RMSE / RMS perp | s per call (wall) |")
     print("|---|---|---|---|---|---|")
     for order, colors in ((1000, 10), (2000, 10)):
-        provider = KPM(model, order=order, colors=colors, seed=1)
+        provider = KPM(model, order=order, colors=colors, seed=1, backend=BACKEND)
         wall = time.perf_counter()
         field = np.stack([provider.solve(s).field for s in data.spins])
         wall = (time.perf_counter() - wall) / len(data)
@@ -227,7 +239,8 @@ def part_e(dataset) -> None:
 
 def machine() -> str:
     return (f"{cpu_model()}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}, "
-            f"load average {load_average()} at start; numba {numba.__version__}, numpy {np.__version__}")
+            f"load average {load_average()} at start; numba {numba.__version__}, "
+            f"numpy {np.__version__}")
 
 
 def main() -> None:
@@ -240,8 +253,9 @@ def main() -> None:
         numba.set_num_threads(args.threads)
     print(f"# KPM benchmarks, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(f"# {machine()}")
-    print(f"# peer (anchors.md): FastKPM C++ single precision, 1 thread, 30x30, M = 1000, "
-          f"c = 10 (200 columns): {PEER_SECONDS} s per evaluation")
+    print(f"# peer figure measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25): "
+          f"FastKPM C++ single precision, 1 thread, 30x30, M = 1000, c = 10 (200 columns): "
+          f"{PEER_SECONDS} s per evaluation")
     if "e" in args.parts and not args.dataset:
         parser.error("part e needs --dataset")
     for part in args.parts:

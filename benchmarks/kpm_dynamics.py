@@ -1,17 +1,18 @@
 """LLG relaxation driven by KPM vs exact diagonalization: nearest-neighbour spin correlation
 <S_i . S_j>_nn(t) and energy per site, square double exchange 30x30 (t = 1, J = 6, f = 0.485,
 kT_e = 0), the same random start, T = 0, alpha = 0.5, dt = 0.01, SIB integrator
-(llgsim.dynamics.sib_step). Both trajectories advance step by step in one loop and every step is
-written to the CSV at once, so a run cut short (--steps, --max-minutes) keeps what it computed.
+(llgsim.dynamics.make_stepper, one stepper per provider on the "cpu" backend). Both trajectories
+advance step by step in one loop and every step is written to the CSV at once, so a run cut
+short (--steps, --max-minutes) keeps what it computed.
 
     python benchmarks/kpm_dynamics.py --steps 500                # ~25+ min of ED on an idle machine
     python benchmarks/kpm_dynamics.py --steps 100 --max-minutes 30
     python benchmarks/kpm_dynamics.py --runs ED.h5 KPM.h5        # compare two finished run files
 
 The --runs form compares the frames and energy series of two ``llgsim run`` files from the same
-start (e.g. runs/de_square/reference_de30_ed.toml and its twin with [provider] kind = "kpm"), which can be
-run, interrupted and resumed separately. Writes docs/kpm_vs_ed.csv and docs/kpm_vs_ed.png
-(paths via --out).
+start (e.g. runs/de_square/reference_de30_ed.toml and its twin with [provider] kind = "kpm",
+runs/de_square/reference_de30_kpm.toml), which can be run, interrupted and resumed separately.
+Writes docs/kpm_vs_ed.csv and docs/kpm_vs_ed.png (paths via --out).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 from llgsim.analysis.observables import nearest_neighbour_correlation
-from llgsim.dynamics import sib_step
+from llgsim.dynamics import make_stepper
 from llgsim.fields import KPM, ExactDiagonalization
 from llgsim.lattice import Lattice
 from llgsim.model import KondoModel
@@ -53,14 +54,17 @@ def main() -> None:
         return
 
     model = KondoModel(Lattice.square(args.L), J=6.0, filling=0.485, kT=0.0)
-    providers = {"ed": ExactDiagonalization(model),
-                 "kpm": KPM(model, order=args.order, colors=args.colors, seed=args.seed)}
-    start = random_spins(model.lattice, args.seed)
-    spins = {name: start.copy() for name in providers}
+    providers = {"ed": ExactDiagonalization(model, backend="cpu"),
+                 "kpm": KPM(model, order=args.order, colors=args.colors, seed=args.seed,
+                            backend="cpu")}
     dt, alpha = 0.01, 0.5
+    # T = 0: no noise is drawn; the seed only keys it
+    steppers = {name: make_stepper("sib", p, dt, alpha, args.seed) for name, p in providers.items()}
+    start = random_spins(model.lattice, args.seed)
+    spins = {name: p.backend.asarray(start.copy()) for name, p in providers.items()}
     header = (f"# {args.L}x{args.L} DE J=6 f=0.485 kT_e=0; T=0 alpha={alpha} dt={dt} SIB; "
-              f"KPM M={args.order} c={args.colors} seed={args.seed}; {cpu_model()}, {os.cpu_count()} cores; "
-              f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+              f"KPM M={args.order} c={args.colors} seed={args.seed}; {cpu_model()}, "
+              f"{os.cpu_count()} cores; {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(header, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     csv = args.out.with_suffix(".csv")
@@ -70,16 +74,17 @@ def main() -> None:
         out.write(header + "\nstep,time,nn_ed,nn_kpm,energy_ed,energy_kpm\n")
         for step in range(args.steps + 1):
             energies, advanced = {}, {}
-            for name, provider in providers.items():
+            for name, stepper in steppers.items():
                 t0 = time.perf_counter()
-                if step < args.steps:
-                    result = sib_step(spins[name], provider, dt, alpha, 0.0, None)
-                    energies[name], advanced[name] = result.energy, result.spins
+                if step < args.steps:  # new spins (a stepper buffer) and E at the current ones
+                    advanced[name], energies[name] = stepper.advance(spins[name], step, 0.0, True)
                 else:  # the last row: energy of the configuration reached
-                    energies[name] = provider.energy_and_field(spins[name])[0]
+                    energies[name] = stepper.energy(spins[name])
                 seconds[name] += time.perf_counter() - t0
-            row = (f"{step},{step * dt:.4f},{nearest_neighbour_correlation(spins['ed'], model.lattice):.6f},"
-                   f"{nearest_neighbour_correlation(spins['kpm'], model.lattice):.6f},"
+            nn = {name: nearest_neighbour_correlation(providers[name].backend.to_host(s),
+                                                      model.lattice)
+                  for name, s in spins.items()}
+            row = (f"{step},{step * dt:.4f},{nn['ed']:.6f},{nn['kpm']:.6f},"
                    f"{energies['ed'] / model.n_sites:.6f},{energies['kpm'] / model.n_sites:.6f}")
             out.write(row + "\n")
             out.flush()

@@ -1,12 +1,12 @@
 """Cost of one ML field evaluation (descriptor + MLP forward + autograd field) in torch on the CPU,
-for llgsim's models and for the peer design of physics.md section 3, with machine and date.
+for llgsim's models and for the peer design of docs/physics.md, section 3.3, with machine and date.
 
     python benchmarks/ml.py                  # L = 30 and 100, float64 and float32
     python benchmarks/ml.py --sizes 30 --repeats 3 --threads 1
 
 Designs (all with random weights; the cost does not depend on their values):
 * llgsim square / triangular: default descriptor (llgsim.ml.descriptor) and a 64-64 SiLU MLP,
-  through the MLField provider (numpy in, numpy out).
+  through the MLField provider on the "cpu" backend (energy_and_field: numpy in, numpy out).
 * peer (ZC21 design, REPO-DE): 88 neighbours within radius sqrt 26 on the square lattice,
   554 features = 88 centre bond products + 378 neighbour-neighbour bond products + 88 plaquette
   chiralities, MLP 554-1024-512-256-128-64-1 ReLU. Which 378 pairs and 88 triangles the
@@ -14,8 +14,15 @@ Designs (all with random weights; the cost does not depend on their values):
   triangles nearest the centre, which gives the same gathers, products and network cost.
 
 Multiply-adds per site per field evaluation count the MLP only, forward plus the input-gradient
-backward pass (2 x sum of in x out), as in /work/shared/anchors.md. The machine is shared with
+backward pass (2 x sum of in x out), as for the peer figures below. The machine is shared with
 other jobs: times are the best of a few repeats and can still be inflated by neighbours.
+
+Peer figures measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25; torch 2.13 CPU,
+2 threads, descriptor + forward + autograd field), printed after the table:
+* the peer design (ZC21, 554 features, MLP 554-1024-512-256-128-64-1 ReLU, 2.53 M multiply-adds
+  per site): 60 (30x30) ... 117 (200x200) us per site in float64, 41 ... 55 in float32;
+* a small model (100 invariants of 24 neighbours, MLP 100-64-64-1 SiLU, 22 k multiply-adds):
+  6.3 (100x100) ... 12 (500x500) us per site in float64, 4.5 ... 6.6 in float32.
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ HIDDEN = (64, 64)
 PEER_RADIUS2 = 26
 PEER_LAYOUT = (554, 1024, 512, 256, 128, 64, 1)
 PEER_PAIRS, PEER_TRIANGLES = 378, 88
+#: peer figures measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25), us per site
+#: per field evaluation, float64 / float32 (module docstring)
+PEER_FIGURES = ("peer design (ZC21 layout) 60 (30x30) ... 117 (200x200) / 41 ... 55; small model "
+                "(100 invariants, 100-64-64-1 SiLU) 6.3 (100x100) ... 12 (500x500) / 4.5 ... 6.6")
 
 
 class PeerDesign:
@@ -99,7 +110,7 @@ def llgsim_model(kind: str, lattice: Lattice, dtype: str, folder: Path) -> MLFie
     if not path.exists():
         model = BehlerParrinello(Descriptor(Lattice.from_kind(kind, 10)), hidden=HIDDEN)
         model.save(path, {}, training_data_hash="", metrics={})
-    return MLField(path, lattice, dtype=dtype)
+    return MLField(path, lattice, dtype=dtype, backend="cpu")
 
 
 def seconds_per_evaluation(provider, spins, repeats: int) -> tuple[float, float]:
@@ -122,8 +133,8 @@ def mlp_cost(layout) -> tuple[int, int]:
 
 
 def machine() -> str:
-    return (f"{cpu_model()}, {os.cpu_count()} cores, load average {load_average()} at start (shared machine); "
-            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+    return (f"{cpu_model()}, {os.cpu_count()} cores, load average {load_average()} at start "
+            f"(shared machine); torch {torch.__version__}, {torch.get_num_threads()} torch threads")
 
 
 def main() -> None:
@@ -162,8 +173,9 @@ def main() -> None:
                       f"{params:,} | {macs:,} | {L} | {us['float64'][0]:.1f} | "
                       f"{us['float32'][0]:.1f} | {us['float64'][1]:.1f} | {us['float32'][1]:.1f} |",
                       flush=True)
-    with open("/proc/loadavg") as f:
-        print(f"# load average {f.read().split()[0]} at end")
+    print("# peer figures measured on the same machine kind (2-vCPU Intel Xeon, 2026-11-25), "
+          f"torch 2.13 CPU, 2 threads, wall us/site f64 / f32: {PEER_FIGURES}")
+    print(f"# load average {load_average()} at end")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ DYNAMICS = [("30x30, dt = 0.01", "out/ml/fidelity/de30-ml.h5", "out/reference/re
              "out/reference/ref_de20_ed_late.h5", 1)]
 #: ED labels (site densities) of the frames of the late pair: runs/de_square/data_de_square_late_compare.toml
 LATE_DENSITIES = "out/ml/fidelity/de-square-late-compare.h5"
-#: a site is hole-rich below this ED density (physics.md 1.1: holes gather in clusters)
+#: a site is hole-rich below this ED density (docs/physics.md, section 1.1: holes gather in
+#: clusters)
 HOLE_RICH = 0.9
 #: triangular quenches from the same kind of start (T = 0, alpha = 0.5, dt = 0.1): the ED-driven
 #: 12 x 12 run, its ML twin (same seed) and the large ML run
@@ -175,6 +176,9 @@ def dynamics_fidelity(root: Path) -> list[dict]:
         if ml not in colours:  # one ML curve per run, ED points for every comparison
             colours[ml] = ax.plot(t_ml, c_ml, label=f"ML {name.split(',')[0]}")[0].get_color()
         ax.plot(t_ed, c_ed, "o", ms=3, color=colours[ml], label=f"ED {name}")
+    if not rows:  # nothing to draw: keep the figure a previous run wrote
+        plt.close(fig)
+        return rows
     for ax, title in zip(axes, ("early", "late (arrested regime)")):
         ax.set(xlabel="time (hbar / t$_1$)", ylabel=r"$\langle S_i\cdot S_j\rangle_{nn}$",
                title=title)

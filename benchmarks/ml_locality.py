@@ -32,7 +32,7 @@ The table gives, per time and range:
   Fermi level (a hole changes place) push it towards 1.
 A pooled row over all times closes the table. At T = 0 and fixed filling the few electrons
 near the Fermi level (the doped holes in double exchange) of the finite lattice make both parts
-of the field depend on far spins (docs/training.md, "Locality").
+of the field depend on far spins (docs/training_results.md, "Locality").
 
 Options: ``--mu`` relabels A and the hybrids by ED at that fixed chemical potential instead of
 the dataset's filling (the same test without the global electron-number constraint of a small
