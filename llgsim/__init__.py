@@ -6,5 +6,5 @@ from .errors import InputError
 from .lattice import Lattice, Shell
 from .model import KondoModel
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["InputError", "KondoModel", "Lattice", "Shell", "__version__"]

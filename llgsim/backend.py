@@ -78,6 +78,20 @@ class Backend:
                              f"a backend with a {job} kernel in {module.__name__}")
         return entry
 
+    def available_memory(self) -> int:
+        """Bytes of memory available to a run on this backend's device: the host's
+        MemAvailable (Linux), else its physical memory."""
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
     def describe(self) -> dict:
         """backend, dtype and device, as recorded in run files."""
         return {"backend": self.name, "dtype": np.dtype(self.dtype).name, "device": self.device}

@@ -8,6 +8,7 @@ commands, so ``import llgsim.cli`` stays light.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -24,7 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Stochastic spin dynamics of itinerant magnets.")
 
 EXIT_INPUT = 2  # bad input (InputError): config keys, values, files
-EXIT_FAILED = 1  # the run itself failed (non-finite numbers); the last checkpoint is kept
+EXIT_FAILED = 1  # the run failed (non-finite numbers, filesystem); the last checkpoint is kept
 PLAIN_LOG_SECONDS = 10.0  # interval of progress lines when stdout is not a terminal
 
 
@@ -38,15 +39,36 @@ def _one_line_errors():
         raise typer.Exit(EXIT_INPUT) from None
 
 
+_RESUME = typer.Option(False, "--resume", help="Continue the run file from its checkpoint.",
+                       metavar="")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing run file.", metavar="")
+_STEPS = typer.Option(None, "--steps", help="Run until this step (replaces steps/end_time).")
+_OUT = typer.Option(None, "--out", help="Run file (replaces output.path).")
+_BACKEND = typer.Option(None, "--backend", help="auto, reference, cpu or cuda (replaces backend).")
+
+
+def _overrides(steps, out, backend) -> dict:
+    """The command-line replacements of config keys, as dotted key paths."""
+    given = {"dynamics.steps": steps, "output.path": None if out is None else str(out),
+             "backend": backend}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _command(config, resume, overwrite, steps, out, backend) -> str:
+    """The ``llgsim run`` command line of these options (quoted for a shell)."""
+    import shlex
+
+    words = ["llgsim", "run", str(config)]
+    for flag, value in (("--out", out), ("--steps", steps), ("--backend", backend)):
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words) + (" --resume" if resume else "")
+
+
 @app.command()
-def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
-        resume: bool = typer.Option(False, "--resume",
-                                    help="Continue the run file from its checkpoint."),
-        steps: Optional[int] = typer.Option(None, "--steps",
-                                            help="Run until this step (replaces steps/end_time)."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Run file (replaces output.path)."),
-        backend: Optional[str] = typer.Option(
-            None, "--backend", help="auto, reference, cpu or cuda (replaces backend).")):
+def run(config: Path = typer.Argument(..., help="Run config (TOML)."), resume: bool = _RESUME,
+        overwrite: bool = _OVERWRITE, steps: Optional[int] = _STEPS, out: Optional[Path] = _OUT,
+        backend: Optional[str] = _BACKEND):
     """Run (or resume) a simulation; prints where the trajectory went.
 
     Ctrl-C (SIGINT) or SIGTERM: checkpoint, then exit with status 130 or 143.
@@ -55,16 +77,13 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
     # batch systems see an unfinished run, whose file is complete and resumable.
     from .run.driver import SimulationError
     from .run.launch import run as run_simulation
+    from .run.runfile import RunFileError
     from .run.schema import load_config
 
-    overrides = {}
-    if steps is not None:
-        overrides["dynamics.steps"] = steps
-    if out is not None:
-        overrides["output.path"] = str(out)
-    if backend is not None:
-        overrides["backend"] = backend
+    overrides = _overrides(steps, out, backend)
     with _one_line_errors():
+        if resume and overwrite:
+            raise InputError("--overwrite", True, "not together with --resume")
         cfg, text = load_config(config, overrides)
         received = []
 
@@ -75,76 +94,95 @@ def run(config: Path = typer.Argument(..., help="Run config (TOML)."),
         try:
             with _progress() as progress:
                 outcome = run_simulation(
-                    cfg, text, resume=resume, observers=[progress], stop=lambda: bool(received),
-                    overrides=overrides)
+                    cfg, text, resume=resume, overwrite=overwrite, observers=[progress],
+                    stop=lambda: bool(received), overrides=overrides)
         except SimulationError as exc:
             typer.echo(f"error: {exc} (the file keeps its last good checkpoint: "
                        f"{cfg.output.path})", err=True)
             raise typer.Exit(EXIT_FAILED) from None
+        except RunFileError as exc:
+            # HDF5 may crash while closing a file whose write failed: leave without cleanup
+            sys.stderr.write(f"error: {exc}; the file keeps its last checkpoint: continue "
+                             f"with `{_command(config, True, False, steps, out, backend)}` "
+                             f"once the filesystem has room\n")
+            sys.stderr.flush()
+            os._exit(EXIT_FAILED)
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
     if not outcome.completed:
         name = signal.Signals(received[0]).name
         typer.echo(f"{name}: stopped at step {outcome.end_step} with a checkpoint in "
-                   f"{outcome.path}; continue with `llgsim run {config} --resume`", err=True)
+                   f"{outcome.path}; continue with "
+                   f"`{_command(config, True, False, steps, out, backend)}`", err=True)
         raise typer.Exit(128 + received[0])
     typer.echo(f"trajectory: {outcome.path} (steps {outcome.start_step} -> {outcome.end_step})")
 
 
 @app.command()
-def validate(config: Path = typer.Argument(..., help="Run config (TOML).")):
-    """Check a config and build its lattice, model, provider and initial spins."""
+def validate(config: Path = typer.Argument(..., help="Run config (TOML)."),
+             resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+             steps: Optional[int] = _STEPS, out: Optional[Path] = _OUT,
+             backend: Optional[str] = _BACKEND):
+    """Check the run that `llgsim run` with the same options would start: config, lattice,
+    model, provider, initial spins, memory, and the run file (new, or resumable)."""
     from .run.build import build
     from .run.schema import load_config
 
     with _one_line_errors():
-        cfg, _ = load_config(config)
+        cfg, _ = load_config(config, _overrides(steps, out, backend))
         built = build(cfg)
+        path = Path(cfg.output.path)
+        if resume:
+            from .run.probe import probe
+
+            if probe(path, "output.path")["checkpoint"] is None:
+                raise InputError("output.path", str(path), "a run file with a checkpoint to "
+                                 "resume (this one has none; delete it and start again)")
+        elif path.exists() and not overwrite:
+            raise InputError("output.path", str(path), "a file that does not exist yet (use "
+                             "--resume to continue it or --overwrite to replace it)")
     lat = built.lattice
     typer.echo(f"{config}: valid ({cfg.lattice.kind} {lat.Lx}x{lat.Ly}, provider "
                f"{cfg.provider.kind}, {cfg.dynamics.total_steps} steps, backend "
-               f"{built.backend.name} {built.backend.dtype.name})")
+               f"{built.backend.name} {built.backend.dtype.name}, about "
+               f"{built.memory_bytes / 1e9:.2g} GB)")
 
 
 @app.command()
 def info(file: Path = typer.Argument(..., help="Run file (HDF5) written by llgsim run.")):
-    """Show what a run file holds: lattice, provider, frames, observables, checkpoint."""
+    """Show what a run file holds: lattice, provider, frames, observables, checkpoint.
+
+    The file is read by a child process that gives up after a few seconds, so a damaged file
+    gets one line, never a hang."""
     import json
 
-    from .run.runfile import Trajectory
+    from .run.probe import probe
 
     with _one_line_errors():
-        try:
-            traj = Trajectory(file)
-            prov = traj.provenance
-        except (OSError, KeyError, RuntimeError) as exc:
-            raise InputError("file", str(file), f"a readable llgsim run file ({exc})") from None
-    with traj:
-        lat = prov["lattice"]
-        typer.echo(f"file:        {file}")
-        typer.echo(f"lattice:     {lat['kind']} {lat['Lx']}x{lat['Ly']} "
-                   f"({lat['Lx'] * lat['Ly']} sites)")
-        typer.echo(f"provider:    {json.dumps(prov['provider'])}")
-        typer.echo(f"seed:        {prov['seed']}   llgsim {prov['llgsim_version']}"
-                   + (f"   model hash {prov['model_hash']}" if "model_hash" in prov else ""))
-        if "backend" in prov:
-            typer.echo(f"backend:     {prov['backend']} {prov['dtype']} on {prov['device']}")
-        ck = traj.checkpoint()
-        target = prov["overrides"].get("dynamics.steps", _total_steps(traj.config_text))
-        typer.echo(f"run length:  {target} steps (as created; --resume --steps may extend it)")
-        typer.echo("checkpoint:  " + (f"step {ck.step}, time {ck.time:g}" if ck else "none"))
-        n = traj.n_frames
-        if n:
-            first, last = traj.frame(0), traj.frame(-1)
-            typer.echo(f"frames:      {n} (steps {first[0]} .. {last[0]}, {last[2].dtype})")
-        else:
-            typer.echo("frames:      0")
-        typer.echo("observables: name, entries, last value")
-        for name in traj.observable_names:
-            steps, _, values = traj.observable(name)
-            last = f"{values[-1].tolist()} at step {steps[-1]}" if len(steps) else "-"
-            typer.echo(f"  {name:<24} {len(steps):>8}  {last}")
+        summary = probe(file)
+    prov, ck, frames = summary["provenance"], summary["checkpoint"], summary["frames"]
+    lat = prov["lattice"]
+    typer.echo(f"file:        {file}")
+    typer.echo(f"lattice:     {lat['kind']} {lat['Lx']}x{lat['Ly']} "
+               f"({lat['Lx'] * lat['Ly']} sites)")
+    typer.echo(f"provider:    {json.dumps(prov['provider'])}")
+    typer.echo(f"seed:        {prov['seed']}   llgsim {prov['llgsim_version']}"
+               + (f"   model hash {prov['model_hash']}" if "model_hash" in prov else ""))
+    if "backend" in prov:
+        typer.echo(f"backend:     {prov['backend']} {prov['dtype']} on {prov['device']}")
+    target = prov["overrides"].get("dynamics.steps", _total_steps(summary["config"]))
+    typer.echo(f"run length:  {target} steps (as created; --resume --steps may extend it)")
+    typer.echo("checkpoint:  " + (f"step {ck['step']}, time {ck['time']:g}" if ck else "none"))
+    if frames["count"]:
+        typer.echo(f"frames:      {frames['count']} (steps {frames['first']} .. "
+                   f"{frames['last']}, {frames['dtype']})")
+    else:
+        typer.echo("frames:      0")
+    typer.echo("observables: name, entries, last value")
+    for name, entry in sorted(summary["observables"].items()):
+        last = f"{entry['last'][0]} at step {entry['last'][1]}" if entry["last"] else "-"
+        typer.echo(f"  {name:<24} {entry['entries']:>8}  {last}")
 
 
 def _total_steps(config_text: str):
@@ -158,24 +196,31 @@ def _total_steps(config_text: str):
 
 @app.command()
 def models():
-    """List the pretrained ML models shipped with llgsim."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """List the ML models shipped with llgsim: lattice, s-d parameters, network, held-out
+    figures and the file (use the name as ``pretrained`` in a config or as MODEL of
+    ``llgsim evaluate``)."""
     from .ml.pretrained import list_models
 
     rows = list_models()
     if not rows:
         typer.echo("no pretrained models are shipped in this version")
         return
-    table = Table("name", "lattice", "model parameters", "layout", "metrics", "content hash")
     for m in rows:
-        params = ", ".join(f"{k}={v}" for k, v in m["model_parameters"].items())
-        metrics = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                            for k, v in m["metrics"].items())
-        table.add_row(m["name"], m["lattice_kind"], params, str(m["layout"]), metrics,
-                      m["content_hash"][:12])
-    Console().print(table)
+        params = ", ".join(f"{k} = {v}" for k, v in m["model_parameters"].items())
+        val = m["metrics"].get("validation", {})
+        figures = ", ".join(f"{k} {val[k]:.3g}" for k in ("rmse_field", "rmse_perp") if k in val)
+        typer.echo(f"{m['name']}\n  lattice     {m['lattice_kind']}, trained on "
+                   f"{_lattice_text(m['metrics'].get('training_lattice'))}\n"
+                   f"  parameters  {params}\n"
+                   f"  network     {m['layout']} {m['activation']}, {m['n_features']} features\n"
+                   f"  validation  {figures or '-'}\n"
+                   f"  hash        {m['content_hash'][:16]}\n  file        {m['path']}")
+
+
+def _lattice_text(lattice) -> str:
+    if not isinstance(lattice, dict):
+        return "?"
+    return f"{lattice.get('kind')} {lattice.get('Lx')}x{lattice.get('Ly')}"
 
 
 @app.command()
@@ -204,14 +249,17 @@ def train(config: Path = typer.Argument(..., help="Training config (TOML), see d
 
 
 @app.command()
-def evaluate(model: Path = typer.Argument(..., help="Model file (.safetensors)."),
+def evaluate(model: str = typer.Argument(..., help="Model file (.safetensors) or the name of "
+                                           "a shipped model (llgsim models)."),
              dataset: Path = typer.Argument(..., help="Labelled dataset (HDF5)."),
              plot: Optional[Path] = typer.Option(None, "--plot", help="Parity plot (PNG).")):
     """Field and energy errors of a model on a labelled dataset, and a parity plot."""
     from .learn.evaluation import evaluate_model, format_evaluation
 
+    from .ml.pretrained import resolve_model
+
     with _one_line_errors():
-        result = evaluate_model(model, dataset, plot)
+        result = evaluate_model(resolve_model(model), dataset, plot)
     typer.echo(format_evaluation(result))
     if plot is not None:
         typer.echo(f"parity plot: {plot}")
@@ -233,32 +281,49 @@ def _progress():
         yield _PlainProgress()
 
 
+class _Rate:
+    """Steps per second since the first completed step of this invocation: the first step
+    compiles kernels and warms caches, so counting it would understate the rate (and
+    overstate the remaining time) for minutes."""
+
+    def __init__(self):
+        self.t0 = self.s0 = None
+
+    def __call__(self, step) -> float | None:
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0, self.s0 = now, step
+            return None
+        return (step - self.s0) / max(now - self.t0, 1e-9)
+
+
 class _RichProgress(Observer):
     def __init__(self, bar):
-        self.bar = bar
+        self.bar, self.rate = bar, _Rate()
 
     def start(self, step, total):
         self.task = self.bar.add_task("run", total=total, completed=step, rate="")
-        self.t0, self.s0 = time.monotonic(), step
 
     def on_step(self, step):
-        rate = (step - self.s0) / max(time.monotonic() - self.t0, 1e-9)
-        self.bar.update(self.task, completed=step, rate=f"{rate:.1f} steps/s")
+        rate = self.rate(step)
+        self.bar.update(self.task, completed=step,
+                        rate="" if rate is None else f"{rate:.1f} steps/s")
 
 
 class _PlainProgress(Observer):
     def start(self, step, total):
-        self.total = total
-        self.t0 = self.last = time.monotonic()
-        self.s0 = step
+        self.total, self.rate = total, _Rate()
+        self.last = time.monotonic()
         print(f"start at step {step} of {total}", flush=True)
 
     def on_step(self, step):
+        rate = self.rate(step)
         now = time.monotonic()
         if now - self.last < PLAIN_LOG_SECONDS and step < self.total:
             return
         self.last = now
-        rate = (step - self.s0) / max(now - self.t0, 1e-9)
-        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        if not rate:
+            print(f"step {step}/{self.total}", flush=True)
+            return
         print(f"step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%), "
-              f"{rate:.1f} steps/s, ETA {eta:.0f} s", flush=True)
+              f"{rate:.1f} steps/s, ETA {(self.total - step) / rate:.0f} s", flush=True)

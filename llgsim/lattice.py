@@ -180,6 +180,20 @@ class Lattice:
                 shells.append(Shell(float(d), arr[np.argsort(angle, kind="stable")]))
         return shells
 
+    def shells_that_fit(self, n_shells: int) -> int:
+        """How many of the first ``n_shells`` neighbour shells reach sites that are all distinct
+        and none of them the centre itself. On a lattice smaller than twice a shell's reach the
+        periodic images coincide: a bond of that shell joins a pair another bond already joins
+        (or a site to itself), which :meth:`neighbour_table` keeps as such."""
+        seen = {(0, 0)}
+        for k, shell in enumerate(self.neighbour_shells(n_shells)):
+            for dx, dy in shell.offsets:
+                image = (int(dx) % self.Lx, int(dy) % self.Ly)
+                if image in seen:
+                    return k
+                seen.add(image)
+        return n_shells
+
     def neighbour_table(self, offsets: np.ndarray) -> np.ndarray:
         """(N, z) int64 table: entry [i, c] is the site at offset ``offsets[c]`` from site i.
 

@@ -28,10 +28,14 @@ from ..model import check_spins
 class Stepper(Protocol):
     """One integrator scheme of one provider's dynamics on its backend (llgsim.dynamics)."""
 
+    #: the llgsim.backend.Backend its spins live on
+    backend: object
+
     def advance(self, spins, step: int, kT: float, energy: bool):
         """(new spins, E or None): the configuration after step ``step`` from ``spins`` at bath
-        temperature kT, and the energy at ``spins`` when ``energy``. The new spins are a buffer
-        of the stepper, valid until the next call; ``spins`` itself is not changed."""
+        temperature kT, and the energy at ``spins`` when ``energy``. Steppers alternate two
+        buffers: the new spins stay valid until the next call, and ``spins``, unchanged by this
+        call, may be overwritten by the next one (pass a copy to keep it)."""
 
     def energy(self, spins) -> float:
         """Total energy E of ``spins``."""
@@ -64,6 +68,11 @@ class FieldProvider(ABC):
         s = self.backend.asarray(check_spins(spins, self.n_sites))
         field = self.backend.empty((self.n_sites, 3))
         return self.evaluate(s, field, True), field
+
+    def memory_bytes(self) -> int:
+        """Estimated memory (bytes) the provider holds or needs for one evaluation beyond the
+        spins and field arrays; the run layer checks it against the machine before a run."""
+        return 0
 
     def stepper(self, scheme: str, dt: float, alpha: float, seed: int) -> Stepper | None:
         """A fused integrator step for ``scheme`` (a :class:`Stepper`), or None: the generic
@@ -106,6 +115,10 @@ class SumOfProviders(FieldProvider):
             if energy:
                 total += e
         return total
+
+    def memory_bytes(self) -> int:
+        return sum(p.memory_bytes() for p in self.providers) + (
+            0 if self._term is None else self._term.nbytes)
 
     def describe(self) -> dict:
         return {"name": "sum", "providers": [p.describe() for p in self.providers]}

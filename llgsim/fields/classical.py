@@ -82,6 +82,10 @@ class ClassicalSpins(FieldProvider):
                          field)
         return float(e) if energy else None
 
+    def memory_bytes(self) -> int:
+        """The neighbour table (N, z) int64."""
+        return self.neighbours.nbytes
+
     def describe(self) -> dict:
         return {"name": "classical", "lattice": self.lattice.describe(),
                 "heisenberg": list(self.heisenberg), "field": list(self.field),

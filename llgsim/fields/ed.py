@@ -43,9 +43,10 @@ _DENSE_COPIES = 3
 _COMPLEX_BYTES = 16
 
 
-def dense_memory_gb(n_sites: int) -> float:
-    """Memory (GB, 1e9 bytes) one dense ED evaluation needs: 3 (2N)^2 x 16 bytes."""
-    return _DENSE_COPIES * (2 * n_sites) ** 2 * _COMPLEX_BYTES / 1e9
+def dense_memory_bytes(n_sites: int) -> int:
+    """Memory one dense ED evaluation needs: 3 (2N)^2 x 16 bytes (50 x 50: 1.2 GB, 80 x 80:
+    7.9 GB)."""
+    return _DENSE_COPIES * (2 * n_sites) ** 2 * _COMPLEX_BYTES
 
 
 class ExactDiagonalization(FieldProvider):
@@ -59,9 +60,6 @@ class ExactDiagonalization(FieldProvider):
         Where the spins and fields of :meth:`evaluate` live. ED itself has one implementation,
         LAPACK's dense Hermitian eigensolver (scipy), the reference for every other solver; on
         every backend it runs on the host.
-    max_memory_gb : float
-        Refuse lattices whose estimated memory :func:`dense_memory_gb` (3 (2N)^2 x 16 bytes:
-        h, eigenvectors and workspace) exceeds this; 50 x 50 needs 1.2 GB, 80 x 80 7.9 GB.
 
     Occupations (kT > 0) are Fermi functions occ_n = 1 / (1 + exp((eps_n - mu) / kT)); at fixed
     filling mu solves sum_n occ_n = N_e (Brent's method on an exact bracket).
@@ -83,23 +81,10 @@ class ExactDiagonalization(FieldProvider):
     (E is not differentiable there at kT = 0); use kT > 0 for a smooth energy surface.
     """
 
-    def __init__(self, model: KondoModel, max_memory_gb: float = 8.0, backend="cpu"):
+    def __init__(self, model: KondoModel, backend="cpu"):
         if not isinstance(model, KondoModel):
             raise InputError("model", type(model).__name__, "an llgsim.model.KondoModel")
-        if isinstance(max_memory_gb, bool) or not (
-                isinstance(max_memory_gb, (int, float)) and math.isfinite(max_memory_gb)
-                and max_memory_gb > 0):
-            raise InputError("max_memory_gb", max_memory_gb, "a finite number > 0 (GB)")
-        need = dense_memory_gb(model.n_sites)
-        if need > max_memory_gb:
-            lat = model.lattice
-            raise InputError(
-                "lattice", f"{lat.kind} {lat.Lx}x{lat.Ly}",
-                f"a lattice whose dense ED fits in max_memory_gb = {max_memory_gb:g} GB; this one "
-                f"needs {need:.3g} GB (3 x (2N)^2 x 16 bytes, N = {model.n_sites}): use KPM or "
-                "raise max_memory_gb")
         self.model = model
-        self.max_memory_gb = float(max_memory_gb)
         self.n_sites = model.n_sites
         self.backend = as_backend(backend)
 
@@ -128,6 +113,10 @@ class ExactDiagonalization(FieldProvider):
     def site_density(self, spins) -> np.ndarray:
         """(N,) float64 electrons per site n_i = Tr rho_ii, in [0, 2]."""
         return self.solve(spins).density
+
+    def memory_bytes(self) -> int:
+        """h, its eigenvectors and LAPACK's workspace: :func:`dense_memory_bytes`."""
+        return dense_memory_bytes(self.n_sites)
 
     def describe(self) -> dict:
         return {"name": "ed", **self.model.describe()}

@@ -294,7 +294,6 @@ class KPM(FieldProvider):
         self._ops = block_kernels(self.backend)
         self._color = probe_colors(lat, self.colors)
         self._neighbours = model.neighbours.astype(np.int32)
-        self._damping = jackson_kernel(self.order)
 
     @property
     def n_columns(self) -> int:
@@ -350,12 +349,13 @@ class KPM(FieldProvider):
                                                   phases, self._color, self.n_columns, order)
         kT = effective_smearing(model.kT, a, order)
         energies = b + a * chebyshev_nodes(quadrature_size(order, a, kT))
+        damping = jackson_kernel(order)
         if model.filling is None:
             mu = model.mu
         else:
-            weights = damped_density_weights(moments, self._damping, len(energies))
+            weights = damped_density_weights(moments, damping, len(energies))
             mu = solve_chemical_potential(energies, weights, model.n_electrons, kT)
-        gamma = self._damping * chebyshev_coefficients(grand_potential_density(energies, mu, kT),
+        gamma = damping * chebyshev_coefficients(grand_potential_density(energies, mu, kT),
                                                        order)
         energy = float(gamma @ moments)
         if model.filling is not None:
@@ -372,6 +372,15 @@ class KPM(FieldProvider):
         sol = self.solve(self.backend.to_host(spins))
         field[...] = self.backend.asarray(sol.field)
         return sol.energy if energy else None
+
+    def memory_bytes(self) -> int:
+        """Four (2N, 2, S) probe blocks and the quadrature of the coefficients: K nodes
+        (:func:`quadrature_size`, taken at the widest bounds) times ~8 float64 work arrays,
+        plus the M moments and damping factors."""
+        a = self.model.spectral_bound() * (1 + ANALYTIC_MARGIN)
+        nodes = quadrature_size(self.order, a, effective_smearing(self.model.kT, a, self.order))
+        blocks = 4 * 2 * self.n_sites * 2 * self.n_columns * np.dtype(self._dtype).itemsize
+        return blocks + 8 * 8 * nodes + 3 * 8 * self.order + 8 * 8 * self.n_sites
 
     def describe(self) -> dict:
         bounds = list(self.bounds) if isinstance(self.bounds, tuple) else self.bounds

@@ -19,29 +19,33 @@ from .base import FieldProvider
 class MLField(FieldProvider):
     """Energy and field from a model file.
 
-    MLField(path, lattice, dtype="float64", backend="cpu")
-    MLField.pretrained(name, lattice, dtype="float64", backend="cpu")   # shipped with llgsim
+    MLField(path, lattice, dtype=None, backend="cpu")
+    MLField.pretrained(name, lattice, dtype=None, backend="cpu")   # shipped with llgsim
 
     path    : model file (llgsim.ml.modelfile); its lattice kind and descriptor must match.
     lattice : Lattice the spins live on (any size at least as large as the cutoff needs).
-    dtype   : working precision of descriptor and network, "float64" or "float32" (ignored when
-              ``backend`` is a Backend, whose dtype it takes).
+    dtype   : working precision of descriptor and network, "float64" or "float32"; None: the
+              dtype of ``backend`` when it is a Backend, else float64 (a Backend of another
+              dtype is refused).
     backend : Backend or its name. On "reference" and "cpu" the network is evaluated by torch
               on the CPU (llgsim.ml.network, autograd through descriptor and network).
     The energy is a Python float (energy units of the training data, t_1 = 1), the field an
     (N, 3) array of the backend's dtype.
     """
 
-    def __init__(self, path, lattice: Lattice, dtype: str = "float64", backend="cpu"):
+    def __init__(self, path, lattice: Lattice, dtype: str | None = None, backend="cpu"):
         import torch
 
         from ..ml.network import BehlerParrinello
 
         if not isinstance(lattice, Lattice):
             raise InputError("lattice", type(lattice).__name__, "an llgsim.Lattice")
-        if not isinstance(backend, Backend) and dtype not in DTYPES:
+        if dtype is not None and dtype not in DTYPES:
             raise InputError("dtype", dtype, f"one of {list(DTYPES)}")
-        self.backend = as_backend(backend, dtype)
+        if isinstance(backend, Backend) and dtype not in (None, backend.dtype.name):
+            raise InputError("dtype", dtype, f"None or {backend.dtype.name!r}, the dtype of the "
+                             "backend given")
+        self.backend = as_backend(backend, dtype or "float64")
         self.dtype = self.backend.dtype.name
         model, meta = BehlerParrinello.load(path, lattice)
         self.model = model.to(getattr(torch, self.dtype)).requires_grad_(False)
@@ -51,7 +55,7 @@ class MLField(FieldProvider):
         self.model_reference = str(path)
 
     @classmethod
-    def pretrained(cls, name: str, lattice: Lattice, dtype: str = "float64",
+    def pretrained(cls, name: str, lattice: Lattice, dtype: str | None = None,
                    backend="cpu") -> "MLField":
         """The shipped model ``name`` (see ``llgsim models`` / llgsim.ml.pretrained)."""
         from ..ml.pretrained import path_of
@@ -77,6 +81,21 @@ class MLField(FieldProvider):
         s = self.backend.asarray(check_spins(spins, self.n_sites))
         with torch.no_grad():
             return self.model.site_energies(torch.from_numpy(s)).numpy()
+
+    def memory_bytes(self) -> int:
+        """The descriptor's site tables (two (N, M) int64 copies) and, per chunk of sites, the
+        torch intermediates of descriptor, both networks and autograd (about three times the
+        forward values; llgsim.ml.network.CHUNK_SITES sites at a time)."""
+        from ..ml.network import CHUNK_SITES
+
+        d = self.model.descriptor
+        tb = d.tables
+        n_inv = len(tb.pairs) + len(tb.triangles)
+        per_site = (3 * (2 * len(tb.pairs) + 3 * len(tb.triangles)) + 3 * len(tb.offsets)
+                    + 2 * n_inv + 2 * len(tb.comp_index) + len(tb.ref_index)
+                    + 3 * d.n_features + 4 * sum(self.model.layout[1:]))
+        chunk = min(self.n_sites, CHUNK_SITES)
+        return 2 * d.neighbours.nbytes + 3 * per_site * chunk * self.backend.dtype.itemsize
 
     def describe(self) -> dict:
         return {"name": "ml", "model": self.model_reference,

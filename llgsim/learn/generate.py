@@ -84,7 +84,7 @@ def _quench(src, solver, lattice, writer, store) -> None:
     labeller = _Labeller(solver)
     stepper = GenericStepper("sib", labeller, src.dt, src.alpha, src.seed)
     backend = solver.backend
-    drive(RunState(backend.asarray(spins), step, step * src.dt), stepper, backend, dt=src.dt,
+    drive(RunState(backend.asarray(spins), step, step * src.dt), stepper, dt=src.dt,
           schedule=TemperatureSchedule("constant", src.kT), total_steps=todo[-1],
           observers=[_QuenchLabels(src, labeller, writer.keys, store)])
 

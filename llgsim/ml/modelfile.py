@@ -119,4 +119,4 @@ def model_summary(path) -> dict:
             "layout": meta["network"]["layout"],
             "activation": meta["network"]["activation"],
             "metrics": meta["metrics"],
-            "content_hash": meta["content_hash"]}
+            "content_hash": meta["content_hash"], "path": str(path)}

@@ -28,6 +28,7 @@ class Run:
     schedule : llgsim.dynamics.TemperatureSchedule, kT(t).
     initial  : (N, 3) float64 host array of the initial spins.
     observables : (shapes, compute) of llgsim.analysis.observables_for(lattice).
+    memory_bytes : estimated memory of the run (provider, stepper buffers, host copies).
     """
 
     config: RunConfig
@@ -39,16 +40,18 @@ class Run:
     schedule: object
     initial: np.ndarray
     observables: tuple
+    memory_bytes: int
 
-    def observers(self, writer) -> list:
-        """The run-file observers (frames, observables, checkpoints) writing to ``writer``."""
+    def observers(self, writer, saved_step: int) -> list:
+        """The run-file observers (frames, observables, checkpoints) writing to ``writer``,
+        whose checkpoint holds step ``saved_step``."""
         from .recorders import Checkpointer, FrameRecorder, ObservableRecorder
 
         out = self.config.output
         shapes, compute = self.observables
         return [FrameRecorder(writer, out.frame_interval),
                 ObservableRecorder(writer, compute, out.observable_interval),
-                Checkpointer(writer, out.checkpoint_interval, out.checkpoint_seconds)]
+                Checkpointer(writer, out.checkpoint_interval, out.checkpoint_seconds, saved_step)]
 
 
 def build(cfg: RunConfig) -> Run:
@@ -63,6 +66,7 @@ def build(cfg: RunConfig) -> Run:
     lattice = named("lattice", cfg.lattice.build)
     model = None if cfg.model is None else cfg.model.build(lattice)
     provider = build_provider(cfg.provider, lattice, model, backend)
+    memory = check_memory(cfg, provider, backend)
     dyn = cfg.dynamics
     stepper = named("dynamics", lambda: make_stepper(dyn.scheme, provider, dyn.dt, dyn.alpha,
                                                       dyn.seed))
@@ -71,7 +75,35 @@ def build(cfg: RunConfig) -> Run:
                      lambda: TemperatureSchedule(t.kind, t.kT_start, t.kT_end, t.duration))
     initial = named("initial", lambda: initial_spins(cfg.initial, lattice))
     return Run(cfg, backend, lattice, model, provider, stepper, schedule, initial,
-               observables_for(lattice))
+               observables_for(lattice), memory)
+
+
+#: spin-sized (N, 3) arrays a run holds beside its provider: the spins and the stepper's five
+#: buffers on the backend, and the host copy of a sample with its float64 checkpoint
+_SPIN_ARRAYS = 7
+
+
+def check_memory(cfg: RunConfig, provider, backend) -> int:
+    """The estimated memory of the run (bytes); a one-line refusal when it exceeds
+    ``max_memory_gb`` (default: the memory available on the machine now)."""
+    from .providers import terms
+
+    n = provider.n_sites
+    need = provider.memory_bytes() + _SPIN_ARRAYS * 3 * n * 8
+    limit = (cfg.max_memory_gb * 1e9 if cfg.max_memory_gb is not None
+             else backend.available_memory())
+    if need > limit:
+        where = ("max_memory_gb" if cfg.max_memory_gb is not None
+                 else "the memory available on this machine")
+        key = "provider"
+        if cfg.provider.kind == "sum":
+            sizes = [p.memory_bytes() for p in provider.providers]
+            key = terms(cfg.provider)[int(np.argmax(sizes))][0]
+        raise InputError(key, cfg.provider.kind if key == "provider" else "the largest term",
+                         f"a run that fits in {limit / 1e9:.3g} GB ({where}); this one needs "
+                         f"{need / 1e9:.3g} GB: a smaller lattice, KPM order or color count, "
+                         "or a larger max_memory_gb (top-level key)")
+    return need
 
 
 def initial_spins(initial, lattice) -> np.ndarray:

@@ -74,8 +74,8 @@ class Observer:
         """A step completed; ``step`` steps are done (no data: progress, bookkeeping)."""
 
 
-def drive(state: RunState, stepper, backend, *, dt: float, schedule, total_steps: int,
-          observers, stop=lambda: False) -> RunState:
+def drive(state: RunState, stepper, *, dt: float, schedule, total_steps: int, observers,
+          stop=lambda: False) -> RunState:
     """Advance ``state`` to step ``total_steps`` (or until ``stop()`` is true after a step).
 
     Before each step the observers that want its configuration get it as a :class:`Sample`
@@ -84,6 +84,7 @@ def drive(state: RunState, stepper, backend, *, dt: float, schedule, total_steps
     SimulationError on a non-finite energy or spin, also when a provider refuses the spins in
     the middle of a step (the message then carries its InputError, which names the site).
     """
+    backend = stepper.backend
     for obs in observers:
         obs.start(state.step, total_steps)
     while state.step < total_steps and not stop():

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..errors import InputError
 from .build import build
 from .driver import RunState, drive
-from .recorders import Checkpointer
 from .runfile import Checkpoint, TrajectoryWriter, open_for_resume
 from .schema import lookup, parse_config, resumable_difference
 
@@ -31,14 +30,15 @@ class RunOutcome:
     completed: bool
 
 
-def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambda: False,
-        overrides: dict | None = None) -> RunOutcome:
+def run(cfg, config_text: str, *, resume: bool = False, overwrite: bool = False, observers=(),
+        stop=lambda: False, overrides: dict | None = None) -> RunOutcome:
     """Run (or resume) the simulation a validated config describes, writing cfg.output.path.
 
-    ``observers`` are added to the file recorders (e.g. a progress display). ``stop`` is polled
-    after every step; when it returns True the run checkpoints and returns. ``overrides``
-    (dotted key path -> value, from the command line) is recorded in the file. A
-    SimulationError leaves the file with its last good checkpoint.
+    ``overwrite`` replaces an existing run file of a new run. ``observers`` are added to the
+    file recorders (e.g. a progress display). ``stop`` is polled after every step; when it
+    returns True the run checkpoints and returns. ``overrides`` (dotted key path -> value, from
+    the command line) is recorded in the file. A SimulationError (non-finite numbers) or a
+    RunFileError (the filesystem failed) leaves the file with its last good checkpoint.
     """
     from .. import __version__
 
@@ -61,10 +61,11 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
             raise
         state = RunState(backend.asarray(ck.spins), ck.step, ck.time)
     else:
-        if path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
             raise InputError("output.path", str(path),
-                             "a file that does not exist yet (use --resume to continue it)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+                             f"a path in a writable folder ({exc.strerror})") from None
         description = built.provider.describe()
         provenance = {"llgsim_version": __version__, "seed": cfg.dynamics.seed,
                       "lattice": json.dumps(built.lattice.describe()),
@@ -78,15 +79,13 @@ def run(cfg, config_text: str, *, resume: bool = False, observers=(), stop=lambd
             path, n_sites=built.lattice.n_sites, positions=built.lattice.positions(),
             box=built.lattice.box, observables=shapes,
             frame_dtype=cfg.output.frame_precision, compression=cfg.output.compression,
-            config_text=config_text, provenance=provenance)
+            config_text=config_text, provenance=provenance,
+            checkpoint=Checkpoint(built.initial, 0, 0.0), overwrite=overwrite)
         state = RunState(backend.asarray(built.initial), 0, 0.0)
-    recorders = built.observers(writer)
-    if not resume:  # a run killed before its first interval resumes from step 0
-        next(r for r in recorders if isinstance(r, Checkpointer)).save(
-            Checkpoint(built.initial, 0, 0.0))
+    recorders = built.observers(writer, saved_step=state.step)
     start = state.step
     try:
-        state = drive(state, built.stepper, backend, dt=cfg.dynamics.dt,
+        state = drive(state, built.stepper, dt=cfg.dynamics.dt,
                       schedule=built.schedule, total_steps=cfg.dynamics.total_steps,
                       observers=[*recorders, *observers], stop=stop)
     finally:

@@ -162,7 +162,9 @@ def _kpm(table, lattice, model, backend):
 
 def _classical(table, lattice, model, backend):
     from ..fields import ClassicalSpins
+    from .tables import check_shells_fit
 
+    check_shells_fit(lattice, "heisenberg", table.heisenberg)
     kwargs = {"heisenberg": tuple(table.heisenberg), "field": tuple(table.field)}
     if table.anisotropy is not None:
         kwargs["anisotropy"] = (table.anisotropy.K, tuple(table.anisotropy.axis))

@@ -42,13 +42,13 @@ class ObservableRecorder(Observer):
 
 class Checkpointer(Observer):
     """Writes a checkpoint every ``interval`` steps, whenever ``seconds`` of wall time have
-    passed since the last one, and at the final state (completed or stopped). A step already
-    saved (the start of a run) is not saved again."""
+    passed since the last one, and at the final state (completed or stopped). The step the file
+    already holds (``saved_step``, the start of a run) is not saved again."""
 
-    def __init__(self, writer, interval: int, seconds: float):
+    def __init__(self, writer, interval: int, seconds: float, saved_step: int | None = None):
         self.writer, self.interval, self.seconds = writer, interval, seconds
         self._last_time = wallclock.monotonic()
-        self._last_step = None
+        self._last_step = saved_step
 
     def wants(self, step, moment):
         if step == self._last_step:

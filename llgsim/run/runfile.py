@@ -10,16 +10,28 @@ starting), after which the writer only resizes, writes and flushes, so the file 
 consistent at every instant, also when the process is killed. The checkpoint has two slots; a
 new checkpoint goes to the slot not in use, is flushed, and only then is the one-integer record
 ``checkpoint/slot`` switched to it and flushed again, so a kill at any moment leaves the
-previous checkpoint valid. A file whose writer was killed keeps HDF5's "open for writing" flags:
-it opens read-only in SWMR mode (which :class:`Trajectory` always uses), and
-:func:`open_for_resume` rebuilds it into a fresh file (temporary file + atomic ``os.replace``)
-before appending.
+previous checkpoint valid; a new file appears at its path with its first checkpoint already
+in it. A file whose writer was killed keeps HDF5's "open for writing" flags: it opens read-only
+in SWMR mode (which :class:`Trajectory` always uses), and :func:`open_for_resume` rebuilds it
+into a fresh file (temporary file + atomic ``os.replace``) before appending.
+
+Ownership. A writer (new or resumed) first takes the run file's lock (llgsim.run.ownership):
+a second writer is refused with one line naming the holder, and a file is repaired, and stale
+temporary files of a killed writer (``.<name>.new``, ``.<name>.rebuild``) removed, only by a
+writer holding the lock, that is, when the previous writer is provably gone.
+
+Failures. HDF5 can hang for hours on a file cut short (its chunk index lies partly beyond
+the end), so commands read unknown files first through llgsim.run.probe, which gives up after
+a few seconds. Filesystem errors while writing (full disk, quota, vanished storage) raise
+:class:`RunFileError`, after which the file keeps its last checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +39,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
+from .ownership import RunFileLock
 
 H5MD_VERSION = (1, 1)
 SPINS = "particles/all/spins"
@@ -38,6 +51,11 @@ _COPY_BYTES = 1 << 26  # block size when a recovery copies a time series
 _JSON_ATTRS = ("lattice", "provider", "overrides")  # /parameters attributes holding JSON
 #: 2: counter-based noise, checkpoints without generator state (1: numpy PCG64 state stored)
 RUN_FILE_VERSION = 2
+
+
+class RunFileError(RuntimeError):
+    """Writing the run file failed (filesystem error); the message is one line and the file
+    keeps its last complete checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +83,8 @@ class TrajectoryWriter:
     the shape declared at creation.
     """
 
-    def __init__(self, file: h5py.File):
-        self._file = file
+    def __init__(self, file: h5py.File, lock: RunFileLock):
+        self._file, self._lock = file, lock
         self._file.swmr_mode = True
         # dataset handles of every series, (value, time, step) in the order _append writes them
         self._series = {name: tuple(file[f"{name}/{d}"] for d in ("value", "time", "step"))
@@ -75,8 +93,10 @@ class TrajectoryWriter:
     @classmethod
     def create(cls, path, *, n_sites: int, positions: np.ndarray, box: np.ndarray,
                observables: dict[str, tuple], frame_dtype: str, compression: str,
-               config_text: str, provenance: dict) -> "TrajectoryWriter":
-        """Create the file at ``path`` (which must not exist) with every dataset and attribute.
+               config_text: str, provenance: dict, checkpoint: Checkpoint,
+               overwrite: bool = False) -> "TrajectoryWriter":
+        """Create the file at ``path`` (which must not exist, unless ``overwrite``) with every
+        dataset and attribute and its first ``checkpoint``, as the owner of its lock.
 
         positions   : (N, 2) float64 site positions (lattice constants).
         box         : (2, 2) float64 periodic box edge vectors as rows.
@@ -85,13 +105,29 @@ class TrajectoryWriter:
         provenance  : str -> str or number, written as attributes of /parameters.
 
         The file is built under a temporary name beside ``path`` and linked to ``path`` only
-        once SWMR writing has started: HDF5 refuses to start SWMR writing while a reader has
-        the file open, so a reader polling ``path`` (``llgsim info``, a monitoring script)
-        could otherwise kill a starting run.
+        once SWMR writing has started and the checkpoint is in: HDF5 refuses to start SWMR
+        writing while a reader has the file open, so a reader polling ``path`` (``llgsim
+        info``, a monitoring script) could otherwise kill a starting run, and a file that
+        appears always resumes. Filesystem errors are InputErrors (nothing was run yet).
         """
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        f = h5py.File(tmp, "w", libver="latest")
+        lock = RunFileLock(path)
+        tmp = path.with_name(f".{path.name}.new")
+        try:
+            if path.exists():
+                if not overwrite:
+                    raise InputError("output.path", str(path), "a file that does not exist yet "
+                                     "(use --resume to continue it or --overwrite to replace it)")
+                path.unlink()
+            tmp.unlink(missing_ok=True)  # left by a writer killed while creating the file
+            f = h5py.File(tmp, "w", libver="latest")
+        except OSError as exc:
+            lock.release()
+            raise InputError("output.path", str(path),
+                             f"a writable location ({_reason(exc)})") from None
+        except BaseException:
+            lock.release()
+            raise
         try:
             h5md = f.create_group("h5md")
             h5md.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
@@ -123,38 +159,59 @@ class TrajectoryWriter:
             for key, value in provenance.items():
                 params.attrs[key] = value
             f.flush()
-            writer = cls(f)
+            writer = cls(f, lock)
+            writer.write_checkpoint(checkpoint)
             os.link(tmp, path)  # atomic, and refuses an existing path as mode "x" would
             return writer
-        except BaseException:
-            f.close()
+        except BaseException as exc:
+            _close_quietly(f)
+            lock.release()
+            if isinstance(exc, (OSError, RunFileError)):
+                raise InputError("output.path", str(path),
+                                 f"a writable location ({_reason(exc)})") from None
             raise
         finally:
-            tmp.unlink()
+            tmp.unlink(missing_ok=True)
 
     def write_frame(self, step: int, time: float, spins: np.ndarray) -> None:
         """Append one (N, 3) frame."""
-        _append(self._series[SPINS], step, time, spins)
+        with self._failures(step):
+            _append(self._series[SPINS], step, time, spins)
 
     def write_observables(self, step: int, time: float, values: dict) -> None:
         """Append one entry to each named observable series."""
-        for name, value in values.items():
-            _append(self._series[f"{OBSERVABLES}/{name}"], step, time, value)
+        with self._failures(step):
+            for name, value in values.items():
+                _append(self._series[f"{OBSERVABLES}/{name}"], step, time, value)
 
     def write_checkpoint(self, ck: Checkpoint) -> None:
         """Store ``ck`` in the free slot, then switch the slot record (module docstring)."""
-        group = self._file[CHECKPOINT]
-        slot = 1 - int(group["slot"][()]) if group["slot"][()] >= 0 else 0
-        self._file.flush()  # frames and observables before the checkpoint that covers them
-        group["spins"][slot] = np.asarray(ck.spins, dtype=np.float64)
-        group["step"][slot] = ck.step
-        group["time"][slot] = ck.time
-        self._file.flush()
-        group["slot"][()] = slot
-        self._file.flush()
+        with self._failures(ck.step):
+            group = self._file[CHECKPOINT]
+            slot = 1 - int(group["slot"][()]) if group["slot"][()] >= 0 else 0
+            self._file.flush()  # frames and observables before the checkpoint that covers them
+            group["spins"][slot] = np.asarray(ck.spins, dtype=np.float64)
+            group["step"][slot] = ck.step
+            group["time"][slot] = ck.time
+            self._file.flush()
+            group["slot"][()] = slot
+            self._file.flush()
+
+    @contextmanager
+    def _failures(self, step: int):
+        """Turn a filesystem error into a one-line RunFileError."""
+        try:
+            yield
+        except OSError as exc:
+            raise RunFileError(f"step {step}: cannot write {self._file.filename} "
+                               f"({_reason(exc)})") from None
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file and give up its lock."""
+        try:
+            self._file.close()
+        finally:
+            self._lock.release()
 
 
 def _create_series(group, value_shape, dtype, chunks, filters) -> None:
@@ -203,24 +260,31 @@ def _checkpoint(f: h5py.File) -> Checkpoint | None:
 
 
 def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
-    """Open a run file to continue it from its checkpoint.
+    """Open a run file to continue it from its checkpoint, as the owner of its lock.
 
     Series entries at or after the checkpoint step are dropped (the resumed run writes them
     again, identically). A file left behind by a killed writer is first rebuilt from its valid
-    part. Returns (writer, checkpoint, stored config text).
+    part. Returns (writer, checkpoint, stored config text). Every refusal is one InputError.
     """
     path = Path(path)
+    if not path.exists():
+        raise InputError("output.path", str(path), "an existing run file to resume")
+    lock = RunFileLock(path)
     try:
-        f = h5py.File(path, "r+", libver="latest")
-    except FileNotFoundError:
-        raise InputError("output.path", str(path), "an existing run file to resume") from None
-    except OSError:
-        try:  # HDF5 refuses a file still flagged open by a killed SWMR writer: rebuild it
-            _rebuild(path)
+        for stale in (path.with_name(f".{path.name}.new"), _rebuild_path(path)):
+            stale.unlink(missing_ok=True)  # left by a killed writer: the lock proves it gone
+        try:
             f = h5py.File(path, "r+", libver="latest")
-        except (OSError, KeyError, RuntimeError) as exc:
-            raise InputError("output.path", str(path),
-                             f"a readable llgsim run file ({type(exc).__name__}: {exc})") from None
+        except OSError:  # flagged open by a killed SWMR writer (it is gone: we hold the lock)
+            try:
+                _rebuild(path)
+                f = h5py.File(path, "r+", libver="latest")
+            except (OSError, KeyError, RuntimeError, ValueError) as exc:
+                raise InputError("output.path", str(path),
+                                 f"a readable llgsim run file ({_reason(exc)})") from None
+    except BaseException:
+        lock.release()
+        raise
     try:
         if f[PARAMETERS].attrs.get("run_file_version") != RUN_FILE_VERSION:
             raise InputError("output.path", str(path), "a run file of this llgsim version (its "
@@ -228,49 +292,100 @@ def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
                              '[initial] kind = "file")')
         ck = _checkpoint(f) if CHECKPOINT in f else None
         if ck is None:
-            raise InputError("output.path", str(path), "a run file with a checkpoint to resume")
+            raise InputError("output.path", str(path), "a run file with a checkpoint to resume "
+                             "(this one has none; delete it and start the run again)")
         for name in _series_groups(f):
             n = _entries_before(f[name], ck.step)
             for ds in f[name].values():
                 ds.resize(n, axis=0)
         config_text = str(f[PARAMETERS].attrs["config"])
-        return TrajectoryWriter(f), ck, config_text
-    except BaseException:
-        f.close()
+        return TrajectoryWriter(f, lock), ck, config_text
+    except BaseException as exc:
+        _close_quietly(f)
+        lock.release()
+        if isinstance(exc, (OSError, KeyError, ValueError)) and not isinstance(exc, InputError):
+            raise InputError("output.path", str(path),
+                             f"a readable llgsim run file ({_reason(exc)})") from None
         raise
+
+
+def _rebuild_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.rebuild")
 
 
 def _rebuild(path: Path) -> None:
     """Copy the valid part of a crashed run file (everything, with each time series cut before
     the checkpoint step) to a temporary file, then atomically replace the original."""
-    tmp = path.with_name(path.name + ".rebuild")
-    with h5py.File(path, "r", libver="latest", swmr=True) as src, \
-            h5py.File(tmp, "w", libver="latest") as dst:
-        ck = _checkpoint(src)
-        cut = {name: (_entries_before(src[name], ck.step) if ck else 0)
-               for name in _series_groups(src)}
-        _copy_attrs(src, dst)
+    tmp = _rebuild_path(path)
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as src, \
+                h5py.File(tmp, "w", libver="latest") as dst:
+            ck = _checkpoint(src)
+            cut = {name: (_entries_before(src[name], ck.step) if ck else 0)
+                   for name in _series_groups(src)}
+            _copy_attrs(src, dst)
 
-        def visit(name, obj):
-            if isinstance(obj, h5py.Group):
-                _copy_attrs(obj, dst.require_group(name))
-                return
-            series = name.rsplit("/", 1)[0]
-            n = cut.get(series, obj.shape[0] if obj.shape else None)
-            shape = obj.shape if n is None else (n, *obj.shape[1:])
-            out = dst.create_dataset(name, shape=shape, dtype=obj.dtype, chunks=obj.chunks,
-                                     maxshape=obj.maxshape, compression=obj.compression,
-                                     shuffle=obj.shuffle)
-            if n is None:
-                out[()] = obj[()]
-            else:
-                block = max(1, _COPY_BYTES // max(1, obj.dtype.itemsize * int(np.prod(shape[1:]))))
-                for start in range(0, n, block):
-                    out[start:start + block] = obj[start:min(n, start + block)]
-            _copy_attrs(obj, out)
+            def visit(name, obj):
+                if isinstance(obj, h5py.Group):
+                    _copy_attrs(obj, dst.require_group(name))
+                    return
+                series = name.rsplit("/", 1)[0]
+                n = cut.get(series, obj.shape[0] if obj.shape else None)
+                shape = obj.shape if n is None else (n, *obj.shape[1:])
+                out = dst.create_dataset(name, shape=shape, dtype=obj.dtype, chunks=obj.chunks,
+                                         maxshape=obj.maxshape, compression=obj.compression,
+                                         shuffle=obj.shuffle)
+                if n is None:
+                    out[()] = obj[()]
+                else:
+                    row = obj.dtype.itemsize * int(np.prod(shape[1:]))
+                    block = max(1, _COPY_BYTES // max(1, row))
+                    for start in range(0, n, block):
+                        out[start:start + block] = obj[start:min(n, start + block)]
+                _copy_attrs(obj, out)
 
-        src.visititems(visit)
-    os.replace(tmp, path)
+            src.visititems(visit)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def recorded_size(path) -> tuple[int, int | None]:
+    """(size of the file in bytes, end-of-file address its HDF5 superblock records or None).
+
+    Superblocks of version 2 and 3 (libver "latest") hold, after the signature, version,
+    offset size O, length size and flags, the base, extension and end-of-file addresses of O
+    bytes each. A file shorter than its recorded end was cut short, or its last writes failed
+    (a full disk: HDF5 reserves space before it writes it); which one, only reading can tell."""
+    with open(path, "rb") as f:
+        head = f.read(48)
+        size = os.fstat(f.fileno()).st_size
+    version, offsets = (head[8], head[9]) if len(head) >= 10 else (None, None)
+    if head[:8] != b"\x89HDF\r\n\x1a\n" or version not in (2, 3) or offsets not in (4, 8):
+        return size, None
+    base = int.from_bytes(head[12:12 + offsets], "little")
+    return size, base + int.from_bytes(head[12 + 2 * offsets:12 + 3 * offsets], "little")
+
+
+def _reason(exc: BaseException) -> str:
+    """The reason of a filesystem or HDF5 error in a few words (HDF5 wraps the operating
+    system's message in its own)."""
+    text = str(exc)
+    match = re.search(r"error message = '([^']*)'", text)
+    if match:
+        return match.group(1)
+    if isinstance(exc, OSError) and exc.errno and exc.strerror:
+        return exc.strerror
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
+def _close_quietly(f: h5py.File) -> None:
+    """Close a file after a failure; a second error from HDF5 must not hide the first."""
+    try:
+        f.close()
+    except Exception:  # noqa: BLE001 (HDF5 raises many kinds after a failed write)
+        pass
 
 
 def _copy_attrs(src, dst) -> None:
@@ -348,6 +463,20 @@ class Trajectory:
     def checkpoint(self) -> Checkpoint | None:
         """The latest complete checkpoint, or None before the first one."""
         return _checkpoint(self._file)
+
+    def check_storage(self) -> None:
+        """Walk the chunk index of every dataset and check that each chunk lies inside the file
+        (ValueError otherwise): this reads all the metadata that any later read touches."""
+        size = os.path.getsize(self.path)
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and obj.chunks is not None:
+                ends = []
+                obj.id.chunk_iter(lambda info: ends.append(info.byte_offset + info.size))
+                if ends and max(ends) > size:
+                    raise ValueError(f"a chunk of {name} lies beyond the end of the file")
+
+        self._file.visititems(visit)
 
 
 def read_frame(path, index: int, key: str = "file") -> np.ndarray:

@@ -1,6 +1,7 @@
 """The run config: its TOML schema, parsing and the rule for what a resume may change.
 
-A run config has the top-level keys ``backend`` and ``dtype`` and the tables [lattice],
+A run config has the top-level keys ``backend``, ``dtype`` and ``max_memory_gb`` and the
+tables [lattice],
 [model] (needed by electron providers), [provider], [initial], [dynamics] (with an optional
 [dynamics.temperature]) and [output]; docs/running.md lists every key. Building the objects a
 config describes is llgsim.run.build; the provider tables come from the registry
@@ -18,6 +19,10 @@ from .providers import PROVIDERS, terms, validate_provider
 from .tables import (MISSING, FiniteFloat, LatticeTable, ModelTable, NonNegativeFloat,
                      NonNegativeInt, PositiveFloat, PositiveInt, Table, apply_overrides,
                      load_toml, read_config_text, validate)
+
+
+#: the longest run: step * dt is exact in float64 up to 2^53 steps
+MAX_STEPS = 2 ** 53
 
 
 class RandomInitial(Table):
@@ -58,7 +63,7 @@ class DynamicsTable(Table):
     dt: PositiveFloat
     alpha: NonNegativeFloat
     temperature: Temperature = Temperature()
-    steps: NonNegativeInt | None = None
+    steps: Annotated[int, Field(ge=0, le=MAX_STEPS)] | None = None
     end_time: NonNegativeFloat | None = None
     seed: NonNegativeInt
 
@@ -67,6 +72,9 @@ class DynamicsTable(Table):
         if (self.steps is None) == (self.end_time is None):
             raise InputError("steps/end_time", f"steps={self.steps}, end_time={self.end_time}",
                              "exactly one of steps and end_time")
+        if self.end_time is not None and self.end_time / self.dt > MAX_STEPS:
+            raise InputError("end_time", self.end_time, f"at most {MAX_STEPS} steps of dt = "
+                             f"{self.dt} (times step * dt stay exact in float64)")
         return self
 
     @property
@@ -89,6 +97,7 @@ class OutputTable(Table):
 class RunConfig(Table):
     backend: Literal["auto", "reference", "cpu", "cuda"] = "auto"
     dtype: Literal["float64", "float32"] = "float64"
+    max_memory_gb: PositiveFloat | None = None  # default: the memory available on the machine
     lattice: LatticeTable
     model: ModelTable | None = None
     provider: Any  # a table of the provider registry (validate_provider)
@@ -126,11 +135,37 @@ def parse_config(text: str, overrides: dict | None = None) -> RunConfig:
     provider = data.pop("provider")
     cfg = validate(RunConfig, {**data, "provider": None})
     cfg = cfg.model_copy(update={"provider": validate_provider(provider)})
-    for name, term in terms(cfg.provider):
-        if PROVIDERS[term.kind].electronic and cfg.model is None:
-            raise InputError("model", MISSING, f"a [model] table: {name}.kind = "
-                             f"{term.kind!r} needs the electron model")
+    electronic = [name for name, term in terms(cfg.provider) if PROVIDERS[term.kind].electronic]
+    if electronic and cfg.model is None:
+        raise InputError("model", MISSING, f"a [model] table: {electronic[0]}.kind = "
+                         f"{lookup(cfg, electronic[0] + '.kind')!r} needs the electron model")
+    if cfg.model is not None and not electronic:
+        _check_unused_model(cfg)
     return cfg
+
+
+def _check_unused_model(cfg: RunConfig) -> None:
+    """A [model] table no electron solver uses: ML models must have been trained on exactly
+    these parameters (the table then documents them); with no ML model it would be ignored."""
+    from ..ml.modelfile import read_metadata
+    from ..ml.pretrained import path_of
+
+    ml = [(name, t) for name, t in terms(cfg.provider) if t.kind == "ml"]
+    if not ml:
+        raise InputError("model", "[model]", "no [model] table: no provider of this config "
+                         "uses the electron model (ed and kpm do)")
+    wanted = cfg.model.model_dump()
+    for name, term in ml:
+        trained = read_metadata(term.path or path_of(term.pretrained))["model_parameters"]
+        for key, value in trained.items():
+            if key in wanted and wanted[key] != value:
+                raise InputError(f"model.{key}", wanted[key], f"{value!r}, the value the ML "
+                                 f"model of {name} was trained for (drop [model] or use a model "
+                                 "trained for these parameters)")
+        extra = [k for k in wanted if k not in trained and wanted[k] is not None]
+        if extra:
+            raise InputError(f"model.{extra[0]}", wanted[extra[0]], f"no value: the ML model of "
+                             f"{name} was trained at fixed {'mu' if 'mu' in trained else 'filling'}")
 
 
 def resumable_difference(a: RunConfig, b: RunConfig) -> str | None:
@@ -139,7 +174,7 @@ def resumable_difference(a: RunConfig, b: RunConfig) -> str | None:
     with a config that extends it (or on another backend), never with one that changes its
     physics, precision or output cadence."""
     da, db = (flatten(dump(c)) for c in (a, b))
-    skip = {"dynamics.steps", "dynamics.end_time", "output.path", "backend"}
+    skip = {"dynamics.steps", "dynamics.end_time", "output.path", "backend", "max_memory_gb"}
     for key in sorted(set(da) | set(db)):
         if key not in skip and da.get(key) != db.get(key):
             return key

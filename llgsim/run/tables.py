@@ -76,19 +76,35 @@ class ModelTable(Table):
         return self
 
     def build(self, lattice):
-        """The KondoModel on ``lattice``; constructor refusals are named ``model.<key>``."""
+        """The KondoModel on ``lattice``; constructor refusals are named ``model.<key>``, and
+        hopping shells that do not fit the lattice are refused (:func:`check_shells_fit`)."""
         from ..model import KondoModel
 
+        check_shells_fit(lattice, "model.hopping", self.hopping)
         return named("model", lambda: KondoModel(lattice, hopping=tuple(self.hopping), J=self.J,
                                                  filling=self.filling, mu=self.mu, kT=self.kT))
+
+
+def check_shells_fit(lattice, key: str, couplings) -> None:
+    """Refuse couplings on more neighbour shells than fit the periodic lattice (two bonds of
+    them would join the same pair of sites, or a site to itself): almost always a lattice
+    chosen too small. The library keeps such bonds (llgsim.lattice); configs refuse them."""
+    fit = lattice.shells_that_fit(len(couplings)) if len(couplings) else 0
+    if fit < len(couplings):
+        raise InputError(key, list(couplings), f"at most {fit} shells on this "
+                         f"{lattice.Lx}x{lattice.Ly} lattice (the periodic images of shell "
+                         f"{fit + 1} coincide with nearer sites); use a larger lattice")
 
 
 def read_config_text(path) -> str:
     """The text of the config file at ``path``; an unreadable file is a one-line InputError."""
     try:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError("config", str(path), f"a readable TOML file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError("config", str(path), f"a TOML file in UTF-8 (byte {exc.start} is not "
+                         "UTF-8)") from None
 
 
 def parse_toml(text: str, schema: type[BaseModel], overrides: dict | None = None):
@@ -172,13 +188,17 @@ def one_line(exc: ValidationError, data: dict, prefix: str = "") -> InputError:
     return InputError(name, err["input"], allowed)
 
 
+#: tables of a config: a refusal that names one of them already names its key in full
+TOP_TABLES = ("lattice", "model", "provider", "initial", "dynamics", "output", "solver")
+
+
 def named(prefix: str, build):
     """Call ``build()``; prefix the key of an InputError it raises with ``prefix`` (unless the
-    key already starts with the prefix's table)."""
+    key already names a table of the config, e.g. ``lattice.Lx``)."""
     try:
         return build()
     except InputError as exc:
         name = exc.name.removeprefix("schedule.")
-        if not name.startswith(prefix.split("[")[0].split(".")[0]):
+        if name.split(".")[0].split("[")[0] not in TOP_TABLES:
             name = f"{prefix}.{name}"
         raise InputError(name, exc.value, exc.allowed) from None

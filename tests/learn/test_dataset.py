@@ -8,7 +8,7 @@ from llgsim import Lattice
 from llgsim.dynamics import sib_step
 from llgsim.errors import InputError
 from llgsim.fields.ed import ExactDiagonalization
-from llgsim.run.runfile import TrajectoryWriter
+from llgsim.run.runfile import Checkpoint, TrajectoryWriter
 from llgsim.kernels.philox import THERMAL_STREAM, fill_normals_reference
 from llgsim.learn.data_config import parse_data_config
 from llgsim.learn.dataset import dataset_hash, read_dataset
@@ -134,7 +134,7 @@ def test_frames_of_a_trajectory_are_labelled(tmp_path):
     writer = TrajectoryWriter.create(
         traj, n_sites=lat.n_sites, positions=lat.positions(), box=np.eye(2) * 6,
         observables={}, frame_dtype="float32", compression="none", config_text="",
-        provenance={})
+        provenance={}, checkpoint=Checkpoint(random_spins(lat, 0), 0, 0.0))
     frames = [random_spins(lat, k) for k in range(4)]
     for k, s in enumerate(frames):
         writer.write_frame(10 * k, 0.1 * k, s)

@@ -18,10 +18,12 @@ N = 12
 
 
 def new_file(path, frame_dtype="float32", compression="lzf"):
+    """A run file of N sites whose first checkpoint is :func:`checkpoint` (0)."""
     return TrajectoryWriter.create(
         path, n_sites=N, positions=np.zeros((N, 2)), box=np.eye(2) * 4,
         observables={"energy": (), "magnetization": (3,)}, frame_dtype=frame_dtype,
-        compression=compression, config_text="# config\n", provenance={"seed": 3})
+        compression=compression, config_text="# config\n", provenance={"seed": 3},
+        checkpoint=checkpoint(0))
 
 
 def spins(k):
@@ -56,31 +58,32 @@ def test_h5md_layout(tmp_path):
         assert f["observables/magnetization/value"].shape == (2, 3)
         assert f["parameters"].attrs["config"] == "# config\n"
         assert f["parameters"].attrs["seed"] == 3
-        assert f["checkpoint/slot"][()] == -1
+        assert f["parameters"].attrs["run_file_version"] == 2
+        assert f["checkpoint/slot"][()] == 0 and f["checkpoint/step"][0] == 0  # from creation
 
 
 def test_run_file_appears_only_in_swmr_mode(tmp_path, monkeypatch):
     """HDF5 cannot start SWMR writing while a reader holds the file (seen in CI: a test polling
     a starting run killed it, about 1 start in 300 under a tight polling loop), so the file must
-    not be at its path before SWMR writing starts; no temporary file is left behind, and an
-    existing path is refused as before."""
+    not be at its path before SWMR writing starts (nor before its first checkpoint is in); no
+    temporary or lock file is left behind, and an existing path is refused in one line."""
     path = tmp_path / "run.h5"
     seen = []
     start = TrajectoryWriter.__init__
 
-    def spy(self, file):
+    def spy(self, file, lock):
         seen.append(path.exists())
-        start(self, file)
+        start(self, file, lock)
         seen.append(file.swmr_mode)
 
     monkeypatch.setattr(TrajectoryWriter, "__init__", spy)
     new_file(path).close()
     assert seen == [False, True]
-    with pytest.raises(FileExistsError):
+    with pytest.raises(InputError, match="^output.path = .*: expected a file that does not exist"):
         new_file(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
     with Trajectory(path) as traj:
-        assert traj.n_frames == 0
+        assert traj.n_frames == 0 and traj.checkpoint().step == 0
 
 
 def test_round_trip_frame_by_frame(tmp_path):
@@ -96,7 +99,7 @@ def test_round_trip_frame_by_frame(tmp_path):
             np.testing.assert_array_equal(s, spins(step))
             assert time == pytest.approx(0.1 * step, abs=1e-12)
         assert traj.frame(-1)[0] == 27
-        assert traj.checkpoint() is None
+        assert traj.checkpoint().step == 0
     np.testing.assert_array_equal(read_frame(path, 2), spins(6))
     with pytest.raises(InputError,
                        match=r"^initial.frame = 10: expected a frame index in \[-10, 10\)"):
@@ -126,8 +129,8 @@ def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
     writer.write_checkpoint(checkpoint(7))
     write_steps(writer, [8, 10])
     writer.close()
-    with h5py.File(path, "r") as f:
-        assert f["checkpoint/slot"][()] == 1 and list(f["checkpoint/step"]) == [4, 7]
+    with h5py.File(path, "r") as f:  # slot 0: step 0 at creation, then 4 in 1, 7 in 0
+        assert f["checkpoint/slot"][()] == 0 and list(f["checkpoint/step"]) == [7, 4]
     writer, ck, text = open_for_resume(path)
     writer.close()
     assert (ck.step, ck.time, text) == (7, 0.1 * 7, "# config\n")
@@ -138,9 +141,13 @@ def test_checkpoint_slots_alternate_and_resume_truncates(tmp_path):
 
 
 def test_resume_needs_a_checkpoint(tmp_path):
+    """Files of this version always have one (written before the file appears); one without
+    (written otherwise) gets a line that says what to do."""
     new_file(tmp_path / "run.h5").close()
-    with pytest.raises(InputError,
-                       match="^output.path = .*: expected a run file with a checkpoint"):
+    with h5py.File(tmp_path / "run.h5", "r+") as f:
+        f["checkpoint/slot"][()] = -1
+    with pytest.raises(InputError, match="^output.path = .*: expected a run file with a "
+                                         "checkpoint to resume .this one has none; delete it"):
         open_for_resume(tmp_path / "run.h5")
     with pytest.raises(InputError, match="^output.path = .*: expected an existing run file"):
         open_for_resume(tmp_path / "none.h5")
@@ -157,7 +164,7 @@ KILLED_WRITER = textwrap.dedent("""
     write_steps(writer, range(0, 40, 2))
     writer.write_checkpoint(checkpoint(40))
     write_steps(writer, range(40, 60, 2))   # after the checkpoint, never flushed
-    writer._file["checkpoint/spins"][1] = float("nan")  # a torn write into the free slot
+    writer._file["checkpoint/spins"][0] = float("nan")  # a torn write into the free slot
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 
@@ -178,7 +185,7 @@ def test_file_of_a_killed_writer_opens_and_resumes(tmp_path):
     writer, ck, _ = open_for_resume(path)
     writer.close()
     assert ck.step == 40 and np.isfinite(ck.spins).all()
-    assert not (tmp_path / "run.h5.rebuild").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]  # no rebuild, lock files
     with h5py.File(path, "r") as f:  # flags cleared: plain h5py opens it again
         assert list(f["particles/all/spins/step"]) == list(range(0, 40, 2))
         assert f["particles/all/spins/value"].compression == "lzf"

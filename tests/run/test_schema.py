@@ -103,7 +103,7 @@ def test_schedule_refusal_is_named_after_the_config_key():
 def test_odd_lattice_refuses_the_neel_start():
     text = edit("Lx = 4", "Lx = 3", edit('kind = "random"\nseed = 1',
                                          'kind = "ordered"\nstate = "neel"'))
-    assert refusal(text).startswith("initial.lattice.Lx = 3: expected a multiple of 2")
+    assert refusal(text).startswith("lattice.Lx = 3: expected a multiple of 2")
 
 
 def test_electron_providers_need_the_model_table():
