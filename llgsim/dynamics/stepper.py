@@ -18,7 +18,13 @@ Schemes (per-site math, its numpy reference and the numba launchers in ``llgsim.
 * ``"heun"``: explicit Heun predictor-corrector with renormalisation, second order
   (Garcia-Palacios and Lazaro, Phys. Rev. B 58, 14937 (1998)).
 
-Both take two provider evaluations per step. :class:`GenericStepper` runs either on any
+Both take two provider evaluations per step. Thermal averages carry a time-step bias, first
+order in dt: for one spin in a field h at alpha = 1, kT/h = 2, <S.h>/h is too large by 1.4e-2
+(SIB) and 2.3e-2 (Heun) at dt = 0.04, 4.2e-3 and 6.8e-3 at dt = 0.01
+(benchmarks/sib_thermal_bias.py, BENCHMARKS.md). The SIB variant with the damping cross product
+at the start spin, first order in the deterministic motion, had a smaller bias (2e-3 and 3e-4
+at kT/h = 0.5 and 2, dt = 0.04) and was removed: a dt small enough for 1e-3 thermal accuracy
+(<= 0.01) makes both schemes accurate, and only the midpoint form converges at second order. :class:`GenericStepper` runs either on any
 provider's backend with preallocated buffers and the backend's counter-based noise, keyed by
 (seed, step, site, component); :func:`make_stepper` prefers a provider's fused step where it
 offers one. :func:`sib_step` and :func:`heun_step` are the one-step functional forms with the
