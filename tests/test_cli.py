@@ -63,7 +63,7 @@ def write_config(tmp_path, text, name="run.toml"):
      'kind = "ml"\npath = "missing.safetensors"',
      "provider.path = 'missing.safetensors': expected an existing model file"),
     ('kind = "random"\nseed = 4', 'kind = "file"\npath = "BAD"\nframe = 3',
-     "initial.path = '{bad}': expected a readable llgsim trajectory"),
+     "initial.path = '{bad}': expected a readable llgsim run file"),
 ], ids=["unknown-key", "wrong-type", "dt", "alpha", "model-file", "hdf5-frame"])
 @pytest.mark.parametrize("command", ["run", "validate"])
 def test_bad_input_is_one_line_with_status_2(tmp_path, command, old, new, expected):

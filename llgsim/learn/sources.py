@@ -15,7 +15,6 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import InputError
 from .data_config import DataConfig, PerturbedSource, QuenchSource
 
 
@@ -74,23 +73,17 @@ def perturbed_spins(lattice, src: PerturbedSource, index: int) -> np.ndarray:
 
 
 def planned(cfg: DataConfig) -> int:
-    """Number of snapshots the config describes (frames counted when their file is read)."""
+    """Number of snapshots the config describes. The run files of [[frames]] sources are
+    probed (llgsim.run.probe: a damaged one is one InputError within seconds), so the frames
+    read later are known to be readable."""
+    from ..run.probe import probe
+
     n = sum(s.count for s in cfg.random) + sum(s.count for s in cfg.perturbed)
     n += sum(-(-q.steps // q.interval) for q in cfg.quench)
-    for fr in cfg.frames:
-        n += len(range(*slice(fr.start, fr.stop, fr.stride).indices(_n_frames(fr.path))))
+    for k, fr in enumerate(cfg.frames):
+        count = probe(fr.path, f"frames[{k}].path")["frames"]["count"]
+        n += len(range(*slice(fr.start, fr.stop, fr.stride).indices(count)))
     return n
-
-
-def _n_frames(path) -> int:
-    from ..run.runfile import Trajectory
-
-    try:
-        with Trajectory(path) as traj:
-            return traj.n_frames
-    except (OSError, KeyError) as exc:
-        raise InputError("frames.path", str(path),
-                         f"a readable llgsim trajectory ({exc})") from None
 
 
 def random_jobs(cfg, lattice, done) -> Iterator[tuple]:

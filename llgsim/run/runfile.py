@@ -28,6 +28,7 @@ a few seconds. Filesystem errors while writing (full disk, quota, vanished stora
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -153,6 +154,7 @@ class TrajectoryWriter:
             ck.create_dataset("spins", shape=(2, n_sites, 3), dtype=np.float64)
             ck.create_dataset("step", shape=(2,), dtype=np.int64)
             ck.create_dataset("time", shape=(2,), dtype=np.float64)
+            ck.create_dataset("digest", shape=(2, 32), dtype=np.uint8)
             params = f.create_group(PARAMETERS)
             params.attrs["config"] = config_text
             params.attrs["run_file_version"] = RUN_FILE_VERSION
@@ -193,6 +195,7 @@ class TrajectoryWriter:
             group["spins"][slot] = np.asarray(ck.spins, dtype=np.float64)
             group["step"][slot] = ck.step
             group["time"][slot] = ck.time
+            group["digest"][slot] = checkpoint_digest(ck.spins, ck.step, ck.time)
             self._file.flush()
             group["slot"][()] = slot
             self._file.flush()
@@ -250,13 +253,31 @@ def _entries_before(group, step: int) -> int:
     return int(ok.size if ok.all() else np.argmin(ok))
 
 
-def _checkpoint(f: h5py.File) -> Checkpoint | None:
+def checkpoint_digest(spins, step: int, time: float) -> np.ndarray:
+    """sha256 (32 uint8) of a checkpoint: float64 spins bytes, step and time."""
+    h = hashlib.sha256(np.ascontiguousarray(spins, dtype="<f8").tobytes())
+    h.update(np.array([step], dtype="<i8").tobytes() + np.array([time], dtype="<f8").tobytes())
+    return np.frombuffer(h.digest(), dtype=np.uint8)
+
+
+def _valid_slot(f: h5py.File) -> tuple[int, Checkpoint] | None:
+    """(slot, checkpoint) of the current slot, or of the other slot (older, valid) when the
+    current one fails its digest (damaged on disk); None before the first checkpoint or when
+    neither slot is intact."""
     group = f[CHECKPOINT]
     slot = int(group["slot"][()])
-    if slot < 0:
+    if slot not in (0, 1):
         return None
-    return Checkpoint(group["spins"][slot], int(group["step"][slot]),
-                      float(group["time"][slot]))
+    for s in (slot, 1 - slot):
+        ck = Checkpoint(group["spins"][s], int(group["step"][s]), float(group["time"][s]))
+        if np.array_equal(group["digest"][s], checkpoint_digest(ck.spins, ck.step, ck.time)):
+            return s, ck
+    return None
+
+
+def _checkpoint(f: h5py.File) -> Checkpoint | None:
+    found = _valid_slot(f)
+    return None if found is None else found[1]
 
 
 def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
@@ -290,10 +311,12 @@ def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
             raise InputError("output.path", str(path), "a run file of this llgsim version (its "
                              "noise generator changed; start a new run from its last frame with "
                              '[initial] kind = "file")')
-        ck = _checkpoint(f) if CHECKPOINT in f else None
-        if ck is None:
+        found = _valid_slot(f) if CHECKPOINT in f else None
+        if found is None:
             raise InputError("output.path", str(path), "a run file with a checkpoint to resume "
-                             "(this one has none; delete it and start the run again)")
+                             "(this one has no intact one; delete it and start the run again)")
+        slot, ck = found
+        f[CHECKPOINT]["slot"][()] = slot  # the next checkpoint goes to the other (damaged) slot
         for name in _series_groups(f):
             n = _entries_before(f[name], ck.step)
             for ds in f[name].values():
@@ -481,7 +504,13 @@ class Trajectory:
 
 def read_frame(path, index: int, key: str = "file") -> np.ndarray:
     """Spins of frame ``index`` of the trajectory at ``path``; any failure is an InputError
-    naming ``key``.path or ``key``.frame."""
+    naming ``key``.path or ``key``.frame. The file is probed first (llgsim.run.probe), so a
+    damaged one fails within seconds."""
+    from .probe import probe
+
+    if not Path(path).is_file():
+        raise InputError(f"{key}.path", str(path), "an existing llgsim trajectory file")
+    probe(path, f"{key}.path")
     try:
         with Trajectory(path) as traj:
             n = traj.n_frames
@@ -492,4 +521,4 @@ def read_frame(path, index: int, key: str = "file") -> np.ndarray:
         raise
     except (OSError, KeyError, ValueError, RuntimeError) as exc:  # h5py raises all of these
         raise InputError(f"{key}.path", str(path),
-                         f"a readable llgsim trajectory ({type(exc).__name__}: {exc})") from None
+                         f"a readable llgsim run file ({type(exc).__name__}: {exc})") from None

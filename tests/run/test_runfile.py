@@ -147,7 +147,7 @@ def test_resume_needs_a_checkpoint(tmp_path):
     with h5py.File(tmp_path / "run.h5", "r+") as f:
         f["checkpoint/slot"][()] = -1
     with pytest.raises(InputError, match="^output.path = .*: expected a run file with a "
-                                         "checkpoint to resume .this one has none; delete it"):
+                                         "checkpoint to resume .this one has no intact one; delete it"):
         open_for_resume(tmp_path / "run.h5")
     with pytest.raises(InputError, match="^output.path = .*: expected an existing run file"):
         open_for_resume(tmp_path / "none.h5")

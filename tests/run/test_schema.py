@@ -115,7 +115,7 @@ def test_unreadable_initial_frame(tmp_path):
     bad = tmp_path / "frames.h5"
     bad.write_bytes(b"not an HDF5 file")
     text = edit('kind = "random"\nseed = 1', f'kind = "file"\npath = "{bad}"\nframe = 0')
-    expected = f"initial.path = '{bad}': expected a readable llgsim trajectory"
+    expected = f"initial.path = '{bad}': expected a readable llgsim run file"
     assert refusal(text).startswith(expected)
 
 
