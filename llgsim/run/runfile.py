@@ -86,6 +86,7 @@ class TrajectoryWriter:
 
     def __init__(self, file: h5py.File, lock: RunFileLock):
         self._file, self._lock = file, lock
+        self._failed = False
         self._file.swmr_mode = True
         # dataset handles of every series, (value, time, step) in the order _append writes them
         self._series = {name: tuple(file[f"{name}/{d}"] for d in ("value", "time", "step"))
@@ -205,14 +206,18 @@ class TrajectoryWriter:
         """Turn a filesystem error into a one-line RunFileError."""
         try:
             yield
-        except OSError as exc:
-            raise RunFileError(f"step {step}: cannot write {self._file.filename} "
+        except (OSError, RuntimeError) as exc:  # h5py reports failed writes as either
+            self._failed = True
+            raise RunFileError(f"step {step}: cannot write {self._lock.path} "
                                f"({_reason(exc)})") from None
 
     def close(self) -> None:
-        """Close the file and give up its lock."""
+        """Close the file and give up its lock. After a failed write the HDF5 file is left
+        unclosed (closing flushes the failed writes again, and HDF5 has crashed doing so): the
+        process should end without its exit handlers (the command line does)."""
         try:
-            self._file.close()
+            if not self._failed:
+                self._file.close()
         finally:
             self._lock.release()
 
