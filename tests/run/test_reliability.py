@@ -302,9 +302,11 @@ def test_memory_is_checked_against_the_machine_before_the_run(tmp_path):
 # ---------------------------------------------------------------------- 8. resumable states
 
 def test_a_hot_run_writes_checkpoints_it_accepts_on_resume(tmp_path):
-    """kT = 1e4 makes |w| ~ 10^2 per step: the solve's round-off would drift |S| by ~1e-13
-    per step; the corrector's renormalisation keeps every checkpoint a unit-spin state."""
-    cfg = config(tmp_path, steps=400, kT=1.0e4)
+    """kT = 1e25 makes |w| ~ 10^11 per step: the closed-form solve cancels terms of size
+    |w|^2, and before 0.2.0 its round-off drifted |S| by 1e-4 within 131 steps (the trial saw a
+    checkpoint at |S| - 1 = 2.9e-4 that resume then refused); the corrector's renormalisation
+    keeps every checkpoint a unit-spin state."""
+    cfg = config(tmp_path, steps=400, kT=1.0e25)
     assert llgsim("run", cfg, "--steps", "200", cwd=tmp_path).returncode == 0
     with Trajectory(tmp_path / "run.h5") as traj:
         ck = traj.checkpoint().spins
