@@ -26,7 +26,10 @@ Corrector: s_new = solve(s, w(m, dt f(m) + b)), the field AND the damping cross 
 midpoint and the same noise b. That is second order in dt for the deterministic damped motion
 (taking the damping cross product with s in the corrector is first order). The midpoint is
 normalised because field providers are defined on unit spins; that moves it by
-O(|p - s|^2) and keeps the order.
+O(|p - s|^2) and keeps the order. The solve keeps |s'| = |s| in exact arithmetic; in floating
+point each step adds round-off of ~eps (1 + |w|^2), which a float32 run or a very hot one (|w|
+large) would accumulate over millions of steps, so the corrector's output is renormalised (one
+square root per site): every state the integrator writes is a unit-spin state it accepts back.
 
 Heun: d(a, f) = 2 a x w(a, dt f + b) = -a x g - alpha a x (a x g) is the explicit increment;
 predictor p = (s + d(s, f(s))) / |...|, s_new = [s + (d(s, f(s)) + d(p, f(p))) / 2] / |...|,
@@ -131,12 +134,13 @@ def sib_predictor_cpu(spins, field, normals, amplitude, dt, alpha, out):
 @njit(cache=True, parallel=True)
 def sib_corrector_cpu(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
     """out_i = SIB(s_i; m_i, f(m)_i, b_i): field and damping cross product at the midpoint m,
-    the predictor's noise (``field`` is not used)."""
+    the predictor's noise (``field`` is not used); renormalised (module docstring)."""
     for i in prange(spins.shape[0]):
         bx, by, bz = noise_at(normals, amplitude, i)
-        out[i, 0], out[i, 1], out[i, 2] = sib_site(
-            spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1], mid[i, 2],
-            field_mid[i, 0], field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
+        nx, ny, nz = sib_site(spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1],
+                              mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
+                              bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(nx, ny, nz)
 
 
 @njit(cache=True, parallel=True)
@@ -200,8 +204,8 @@ def sib_predictor_reference(spins, field, normals, amplitude, dt, alpha, out):
 
 def sib_corrector_reference(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
     """numpy version of :func:`sib_corrector_cpu`."""
-    out[...] = _solve_reference(spins, mid, field_mid, _noise_reference(normals, amplitude),
-                                dt, alpha)
+    out[...] = _normalized_reference(_solve_reference(
+        spins, mid, field_mid, _noise_reference(normals, amplitude), dt, alpha))
 
 
 def heun_predictor_reference(spins, field, normals, amplitude, dt, alpha, out):
