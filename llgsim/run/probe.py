@@ -18,7 +18,7 @@ import sys
 from ..errors import InputError
 
 #: seconds a probe may take: a healthy file of any size answers in well under a second
-TIMEOUT = 4.0
+TIMEOUT = 3.0
 
 
 def probe(path, key: str = "file", timeout: float = TIMEOUT) -> dict:

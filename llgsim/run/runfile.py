@@ -275,6 +275,8 @@ def _valid_slot(f: h5py.File) -> tuple[int, Checkpoint] | None:
         return None
     for s in (slot, 1 - slot):
         ck = Checkpoint(group["spins"][s], int(group["step"][s]), float(group["time"][s]))
+        if "digest" not in group:  # written before digests (0.1.0): the slot record is all
+            return s, ck
         if np.array_equal(group["digest"][s], checkpoint_digest(ck.spins, ck.step, ck.time)):
             return s, ck
     return None

@@ -133,7 +133,7 @@ def test_info_answers_a_cut_file_in_one_line_within_seconds(tmp_path, fraction):
     os.truncate(path, int(path.stat().st_size * fraction))
     start = time.monotonic()
     result = llgsim("info", path, cwd=tmp_path, timeout=60)
-    assert time.monotonic() - start < ANSWER_SECONDS + 2.0  # + start-up of the CLI itself
+    assert time.monotonic() - start < ANSWER_SECONDS + 4.0  # + two interpreter start-ups, loaded
     assert result.returncode == 2 and one_line(result.stderr), result.stderr
     assert result.stderr.startswith(f"error: file = '{path}': expected a readable llgsim run")
 
@@ -181,7 +181,7 @@ def test_a_model_table_an_ml_model_would_ignore_is_refused(tmp_path):
 
 def test_the_resume_hint_is_a_command_that_works_as_printed(tmp_path):
     cfg = config(tmp_path, steps=100000, frames=100)
-    proc = subprocess.Popen([LLGSIM, "run", str(cfg), "--out", "int.h5", "--steps", "50000"],
+    proc = subprocess.Popen([LLGSIM, "run", str(cfg), "--out", "int.h5", "--steps", "3000"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     wait_for_checkpoint(proc, tmp_path / "int.h5", 50)
@@ -189,13 +189,13 @@ def test_the_resume_hint_is_a_command_that_works_as_printed(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     command = err.split("continue with `")[1].split("`")[0]
-    assert "--out int.h5" in command and "--steps 50000" in command
+    assert "--out int.h5" in command and "--steps 3000" in command
     words = shlex.split(command)
     assert words[0] == "llgsim"
     resumed = subprocess.run([LLGSIM, *words[1:]], cwd=tmp_path, capture_output=True, text=True,
                              timeout=600, input=None)
     assert resumed.returncode == 0, resumed.stderr
-    assert "int.h5 (steps " in resumed.stdout and "-> 50000)" in resumed.stdout
+    assert "int.h5 (steps " in resumed.stdout and "-> 3000)" in resumed.stdout
 
 
 # ---------------------------------------------------------------------- 5. dead ends
