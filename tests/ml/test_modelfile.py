@@ -95,11 +95,22 @@ def test_not_a_model_file_is_refused(tmp_path):
         save_model(tmp_path / "incomplete.safetensors", {"x": np.zeros(3)}, {"lattice_kind": "x"})
 
 
+#: the models docs/training_results.md documents, with their lattice kinds
+SHIPPED = {"de-square": "square", "sd-triangular": "triangular"}
+
+
 def test_shipped_models(model_path, tmp_path, monkeypatch):
-    """list_models summarises every file in the pretrained folder; path_of names the choices;
+    """The two documented models ship (docs/training_results.md; an empty pretrained folder
+    fails here), each loads on its lattice kind with its descriptor fingerprint; list_models
+    summarises every file in the pretrained folder; path_of names the choices;
     MLField.pretrained loads by name."""
-    for summary in pretrained.list_models():  # whatever this version ships
-        assert {"name", "lattice_kind", "content_hash"} <= set(summary)
+    shipped = {s["name"]: s for s in pretrained.list_models()}
+    assert set(SHIPPED) <= set(shipped) and set(SHIPPED) <= set(pretrained.names())
+    for name, lattice_kind in SHIPPED.items():
+        assert {"name", "lattice_kind", "content_hash"} <= set(shipped[name])
+        assert shipped[name]["lattice_kind"] == lattice_kind
+        ml = MLField.pretrained(name, Lattice.from_kind(lattice_kind, 12))
+        assert ml.describe()["content_hash"] == shipped[name]["content_hash"]
     kind, path = model_path
     (tmp_path / "demo.safetensors").write_bytes(path.read_bytes())
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)

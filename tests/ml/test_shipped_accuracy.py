@@ -1,0 +1,89 @@
+"""Accuracy of the shipped models against exact labels: de-square on the external ZC21
+snapshots, sd-triangular on ED labels computed here (docs/physics.md, section 6, check 8).
+
+The figure is the perpendicular ratio of llgsim.learn.evaluation: RMSE of the field component
+perpendicular to S_i over the RMS of the exact one (0: perfect; 1: a model that predicts no
+torque at all). Each bound is the value measured on the shipped file times 1.18-1.27, so a
+retrained or damaged model that lost a regime fails, while the retraining noise recorded in
+docs/training_results.md (~0.02 in the ratio) passes.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llgsim import Lattice
+from llgsim.external import read_zc21_snapshot
+from llgsim.fields import MLField
+from llgsim.fields.ed import ExactDiagonalization
+from llgsim.learn.data_config import PerturbedSource
+from llgsim.learn.evaluation import field_metrics, predict
+from llgsim.learn.sources import perturbed_spins, random_record_spins
+from llgsim.ml.modelfile import load_model
+from llgsim.ml.pretrained import path_of
+from llgsim.model import KondoModel
+
+ZC21 = Path(__file__).resolve().parents[1] / "data" / "zc21_de30"
+
+# de-square on the ZC21 authors' 30 x 30 DE snapshots (never trained on). Measured 0.3054 on
+# the late quench snapshot (docs/training_results.md: 0.305; the model before the
+# nearest-neighbour bond features scored 0.48, the one before the late-time rounds 0.73) and
+# 0.2360 on the random one (0.236; the previous stop 0.271). Bounds 1.18x and 1.19x the
+# measured values: both earlier late-time models fail, retraining noise (~0.02) passes.
+# (tests/learn/test_evaluation.py holds the older, looser 0.45 / 0.3.)
+ZC21_RATIO_BOUND = {"quench_c20000": 0.36, "random_c2": 0.28}
+
+
+@pytest.mark.parametrize("name", sorted(ZC21_RATIO_BOUND))
+def test_de_square_on_external_zc21_snapshots(name):
+    spins, field, _ = read_zc21_snapshot(ZC21 / f"{name}.dat")
+    _, pred = predict(path_of("de-square"), spins[None], Lattice.square(30))
+    assert field_metrics(spins[None], field[None], pred)["ratio_perp"] < ZC21_RATIO_BOUND[name]
+
+
+# sd-triangular against ED labels of configurations like its training data
+# (runs/sd_triangular/data_sd_triangular.toml, docs/training_results.md): random spins (the
+# start of every quench) and tetrahedral states, randomly rotated, with up to 4 droplets of
+# rotated tetrahedral states of random sign (radius 2-6) and Gaussian noise of width 0-0.6 (the
+# late-stage stand-ins), on the training lattice (16 x 16) with the s-d parameters stored in
+# the model file. The seeds (9101, 9301) are used by no data file. ED takes ~0.3 s per
+# snapshot here. Measured with these seeds: ratio 0.372 (random) and 0.276 (perturbed), full
+# field RMSE 0.0341 and 0.0247; other seeds gave 0.366-0.398 (random) and 0.17-0.28
+# (perturbed), in line with the held-out ED quenches (0.369, docs/training_results.md).
+# Bounds: 1.21x and 1.27x the measured ratios, 1.23x and 1.26x the full-field RMSEs; a model
+# predicting no torque scores 1. Teeth, measured: the shipped file with the last layer of its
+# site-energy network scaled by 0.7 (torques 30 % weak) scores 0.463 / 0.405 and fails both;
+# scaled by 0.8 (0.414 / 0.341) it still passes.
+SD_TRIANGULAR_SNAPSHOTS = 4
+SD_TRIANGULAR_BOUND = {"random": {"ratio_perp": 0.45, "rmse_field": 0.042},
+                       "perturbed": {"ratio_perp": 0.35, "rmse_field": 0.031}}
+
+
+@pytest.fixture(scope="module")
+def sd_triangular():
+    """(ED provider, ML provider) on the training lattice of the shipped model."""
+    _, meta = load_model(path_of("sd-triangular"))
+    trained_on = meta["metrics"]["training_lattice"]
+    assert trained_on == {"kind": "triangular", "Lx": 16, "Ly": 16}
+    lattice = Lattice.triangular(trained_on["Lx"], trained_on["Ly"])
+    p = meta["model_parameters"]
+    model = KondoModel(lattice, hopping=p["hopping"], J=p["J"], filling=p["filling"], kT=p["kT"])
+    return ExactDiagonalization(model), MLField.pretrained("sd-triangular", lattice)
+
+
+@pytest.mark.parametrize("kind", sorted(SD_TRIANGULAR_BOUND))
+def test_sd_triangular_against_ed(sd_triangular, kind):
+    ed, ml = sd_triangular
+    lattice = ml.lattice
+    source = PerturbedSource(state="tetrahedral", droplet_state="tetrahedral", seed=9301,
+                             count=SD_TRIANGULAR_SNAPSHOTS, noise=[0.0, 0.6], droplets=4,
+                             radius=[2.0, 6.0])
+    spins = np.stack([random_record_spins(lattice, 9101, k) if kind == "random"
+                      else perturbed_spins(lattice, source, k)
+                      for k in range(SD_TRIANGULAR_SNAPSHOTS)])
+    exact = np.stack([ed.energy_and_field(s)[1] for s in spins])
+    pred = np.stack([ml.energy_and_field(s)[1] for s in spins])
+    metrics = field_metrics(spins, exact, pred)
+    for figure, bound in SD_TRIANGULAR_BOUND[kind].items():
+        assert metrics[figure] < bound, (figure, metrics[figure])
