@@ -112,9 +112,43 @@ def test_ml_commands_refuse_missing_files_in_one_line(args, expected):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(expected), result.stderr
 
 
-def test_models_lists_or_says_none():
-    result = invoke("models")
-    assert result.exit_code == 0 and result.stdout.strip()
+def test_non_finite_run_exits_1_in_one_line_keeping_its_checkpoint(tmp_path, monkeypatch):
+    """A provider that turns NaN at its 60th call: exit 1, one line naming step and site,
+    and the file keeps the last checkpoint before it (interval 7)."""
+    import llgsim.run.providers
+
+    build = llgsim.run.providers.build_provider
+
+    class NaNAfter:
+        def __init__(self, provider):
+            self.provider, self.calls = provider, 0
+            self.n_sites, self.backend = provider.n_sites, provider.backend
+
+        def evaluate(self, spins, field, energy):
+            e = self.provider.evaluate(spins, field, energy)
+            self.calls += 1
+            if self.calls > 60:
+                field[3] = np.nan
+            return e
+
+        def describe(self):
+            return self.provider.describe()
+
+        def memory_bytes(self):
+            return 0
+
+        def stepper(self, *args):
+            return None
+
+    monkeypatch.setattr(llgsim.run.providers, "build_provider",
+                        lambda *a, **k: NaNAfter(build(*a, **k)))
+    out = tmp_path / "nan.h5"
+    result = invoke("run", write_config(tmp_path, GOOD), "--out", out)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: step 31: non-finite spin at site ")
+    assert "keeps its last good checkpoint" in result.stderr
+    with Trajectory(out) as traj:
+        assert traj.checkpoint().step == 28
 
 
 # ---------------------------------------------------------------------- real processes
@@ -127,9 +161,10 @@ def reference(tmp_path_factory):
     return path
 
 
-def start_run(tmp_path, out):
+def start_run(tmp_path, out, steps=None):
     config = write_config(tmp_path, GOOD)
-    proc = subprocess.Popen([LLGSIM, "run", str(config), "--out", str(out)],
+    extra = [] if steps is None else ["--steps", str(steps)]
+    proc = subprocess.Popen([LLGSIM, "run", str(config), "--out", str(out), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return config, proc
 
@@ -166,18 +201,20 @@ def assert_same_run(path_a, path_b):
         np.testing.assert_array_equal(ca.spins, cb.spins)
 
 
-def resume(config, out):
-    proc = subprocess.run([LLGSIM, "run", str(config), "--out", str(out), "--resume"],
+def resume(config, out, *extra):
+    proc = subprocess.run([LLGSIM, "run", str(config), "--out", str(out), "--resume", *extra],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert f"trajectory: {out} (steps " in proc.stdout
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, pytest.param(signal.SIGTERM,
-                                                                  marks=pytest.mark.slow)])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_and_sigterm_checkpoint_and_exit_128_plus_signal(tmp_path, reference, signum):
+    """The run is started 100x longer than the reference (it cannot end before the signal on
+    any machine), signalled once its checkpoint passes step 100, and resumed to the
+    reference's length."""
     out = tmp_path / "run.h5"
-    config, proc = start_run(tmp_path, out)
+    config, proc = start_run(tmp_path, out, steps=100000)
     wait_for_checkpoint(proc, out, 100)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -186,7 +223,7 @@ def test_sigint_and_sigterm_checkpoint_and_exit_128_plus_signal(tmp_path, refere
     with Trajectory(out) as traj:
         stopped = traj.checkpoint().step
         assert 100 <= stopped < 1000 and traj.frame(-1)[0] == stopped - 1
-    resume(config, out)
+    resume(config, out, "--steps", "1000")
     assert_same_run(reference, out)
 
 

@@ -16,6 +16,18 @@ PARSERS = {"data_": parse_data_config, "train_": parse_train_config}
 
 @pytest.mark.parametrize("path", sorted(RUNS.glob("**/*.toml")), ids=lambda p: p.name)
 def test_shipped_config_validates(path):
+    """Parses with the parser of its command, and writes only below the working directory:
+    no absolute or machine paths (configs travel between machines)."""
     parse = next((p for prefix, p in PARSERS.items() if path.name.startswith(prefix)),
                  parse_config)
-    parse(path.read_text())
+    cfg = parse(path.read_text())
+    outputs = ([cfg.output.path] if hasattr(cfg.output, "path")
+               else [cfg.output.model, cfg.output.checkpoint])
+    for out in outputs:
+        assert not Path(out).is_absolute() and ".." not in Path(out).parts, out
+        assert out.startswith("out/"), out
+
+
+def test_runs_has_the_quickstart_on_top_and_one_folder_per_study():
+    assert sorted(p.name for p in RUNS.iterdir()) == ["de_square", "examples", "quickstart.toml",
+                                                      "sd_triangular"]

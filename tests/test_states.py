@@ -89,9 +89,22 @@ def test_tetrahedral_state(chirality_sign):
 @pytest.mark.parametrize("name, kind", [("ferromagnetic", "square"), ("neel", "square"),
                                         ("120", "triangular"), ("tetrahedral", "triangular")])
 def test_ordered_state_by_name(name, kind):
+    """The state a config names, against its definition written out here (site (x, y) at
+    index x + Lx y; docs/conventions.md)."""
     lat = Lattice.from_kind(kind, 6)
-    np.testing.assert_array_equal(states.ordered_state(name, lat),
-                                  states.ORDERED_STATES[name](lat))
+    x, y = np.meshgrid(np.arange(6), np.arange(6), indexing="xy")
+    x, y = x.ravel(), y.ravel()
+    if name == "ferromagnetic":
+        expected = np.tile([0.0, 0.0, 1.0], (36, 1))
+    elif name == "neel":
+        expected = np.outer((-1.0) ** (x + y), [0.0, 0.0, 1.0])
+    elif name == "120":
+        phi = 2 * np.pi / 3 * ((x - y) % 3)
+        expected = np.stack([np.cos(phi), np.sin(phi), 0 * phi], axis=1)
+    else:
+        corners = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+        expected = corners[(x % 2) + 2 * (y % 2)]
+    np.testing.assert_allclose(states.ordered_state(name, lat), expected, rtol=0, atol=TOL_EXACT)
 
 
 # ---------------------------------------------------------------- refusals

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..lattice import Lattice
-from .descriptor_tables import DescriptorSettings, DescriptorTables, build_tables
+from .descriptor_tables import DescriptorSettings, build_tables
 
 
 class Descriptor:

@@ -541,6 +541,8 @@ def test_converges_to_ed_on_24x24():
 def test_thread_count_does_not_change_results():
     """Bitwise (measured: identical): per-site work does not depend on the thread that does it,
     and sums over sites run over fixed blocks."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread on this machine: nothing to compare")
     model = square_de(12)
     spins = random_spins(model.lattice, 17)
     one = KPM(model, order=200, colors=4, seed=8, precision="double").solve(spins)

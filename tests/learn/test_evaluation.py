@@ -1,19 +1,16 @@
 """Evaluation figures against explicit numpy loops; evaluate_model on a tiny dataset; the
 shipped de-square model against external labels."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from llgsim import Lattice
 from llgsim.errors import InputError
-from llgsim.external import read_zc21_snapshot
 from llgsim.fields.ml import MLField
 from llgsim.learn.dataset import read_dataset
 from llgsim.learn.generate import generate_dataset
-from llgsim.learn.evaluation import evaluate_model, field_metrics, format_evaluation, predict
-from llgsim.ml.pretrained import path_of
+from llgsim.learn.evaluation import evaluate_model, field_metrics, format_evaluation
 
 
 
@@ -106,23 +103,3 @@ def test_evaluate_refuses_other_model_parameters(tmp_path, sd_parameters):
     model = write_random_model(tmp_path / "m.safetensors", sd_parameters)
     with pytest.raises(InputError, match="dataset"):
         evaluate_model(model, tmp_path / "data.h5")
-
-
-# The ZC21 authors' 30 x 30 DE snapshots (tests/data/zc21_de30), never trained on. Bounds on the
-# perpendicular ratio RMSE / RMS of the shipped model: measured 0.30 on the late quench snapshot,
-# where the locality floor of 30 x 30 fixed-filling labels is 0.35-0.5 at the model's field range
-# (docs/training.md; the snapshot is one configuration, so it can fall below that average), the
-# model before the nearest-neighbour bond features scored 0.48 and the one before the late-time
-# training 0.73; measured 0.24 on the random one (labels ~5e-3 from ED, far below the RMSE
-# 0.023), like every early-time held-out set (0.22-0.25). The bounds leave room for retraining
-# noise (the late figure moved by ~0.02 between equivalent rounds) and catch a model that lost
-# either regime (a model that predicts no perpendicular field scores 1).
-ZC21_RATIO_BOUND = {"quench_c20000": 0.45, "random_c2": 0.3}
-
-
-@pytest.mark.parametrize("name", sorted(ZC21_RATIO_BOUND))
-def test_shipped_de_square_on_external_zc21_snapshots(name):
-    spins, field, _ = read_zc21_snapshot(Path(__file__).resolve().parents[1] / "data"
-                                         / "zc21_de30" / f"{name}.dat")
-    _, pred = predict(path_of("de-square"), spins[None], Lattice.square(30))
-    assert field_metrics(spins[None], field[None], pred)["ratio_perp"] < ZC21_RATIO_BOUND[name]

@@ -92,11 +92,47 @@ KPM = ED.replace('terms = [{ kind = "ed" }, { kind = "classical", heisenberg = [
                  'terms = [{ kind = "kpm", order = 40, colors = 2, seed = 3 }]')
 
 
-@pytest.mark.parametrize("text, split", [(CLASSICAL, 27), (ED, 9), (KPM, 9)],
-                         ids=["classical", "ed+classical", "kpm"])
-def test_resume_continues_bit_for_bit(tmp_path, text, split):
+ML = """
+[lattice]
+kind = "square"
+Lx = 10
+[provider]
+kind = "ml"
+path = "{model}"
+[initial]
+kind = "random"
+seed = 3
+[dynamics]
+dt = 0.02
+alpha = 0.3
+steps = 16
+seed = 9
+temperature = {{ kind = "constant", kT_start = 0.05 }}
+[output]
+path = "unused.h5"
+frame_interval = 4
+observable_interval = 2
+checkpoint_interval = 5
+"""
+
+HEUN = CLASSICAL.replace("[dynamics]", '[dynamics]\nscheme = "heun"')
+
+
+@pytest.fixture
+def ml_text(tmp_path):
+    from conftest import write_random_model
+
+    return ML.format(model=write_random_model(tmp_path / "m.safetensors", "square"))
+
+
+@pytest.mark.parametrize("text, split", [(CLASSICAL, 27), (HEUN, 27), (ED, 9), (KPM, 9),
+                                         ("ml", 7)],
+                         ids=["classical", "heun", "ed+classical", "kpm", "ml"])
+def test_resume_continues_bit_for_bit(tmp_path, request, text, split):
     """2n steps in one go == n steps, resume, rest: noise on (kT > 0), split off the
     checkpoint cadence so the resume also truncates entries written after the checkpoint."""
+    if text == "ml":
+        text = request.getfixturevalue("ml_text")
     total = parse_config(text).dynamics.total_steps
     whole, pieces = tmp_path / "whole.h5", tmp_path / "pieces.h5"
     assert run(config(text, whole), text).completed
@@ -113,6 +149,36 @@ def test_resume_continues_bit_for_bit(tmp_path, text, split):
             range(0, total + 1, cfg.output.observable_interval))
         np.testing.assert_array_equal(traj.observable("energy")[1],
                                       traj.observable("energy")[0] * cfg.dynamics.dt)
+
+
+@pytest.mark.parametrize("text", [CLASSICAL, KPM, "ml"], ids=["classical", "kpm", "ml"])
+def test_resume_under_another_thread_count_is_bitwise(tmp_path, request, text):
+    """The first half on one thread (numba and torch), the rest on two: the same run. Per-site
+    kernels do not depend on the thread that runs them and sums over sites run over fixed
+    blocks; torch's CPU matrix products split rows, not the summed dimension."""
+    import numba
+    import torch
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread on this machine: nothing to compare")
+    if text == "ml":
+        text = request.getfixturevalue("ml_text")
+    whole, pieces = tmp_path / "whole.h5", tmp_path / "pieces.h5"
+    before = numba.get_num_threads(), torch.get_num_threads()
+    try:
+        numba.set_num_threads(2)
+        torch.set_num_threads(2)
+        run(config(text, whole), text)
+        numba.set_num_threads(1)
+        torch.set_num_threads(1)
+        run(config(text, pieces, steps=9), text)
+        numba.set_num_threads(2)
+        torch.set_num_threads(2)
+        run(config(text, pieces), text, resume=True)
+    finally:
+        numba.set_num_threads(before[0])
+        torch.set_num_threads(before[1])
+    assert_same_run(whole, pieces)
 
 
 def test_stop_checkpoints_and_resume_matches(tmp_path):
