@@ -231,9 +231,10 @@ def test_sigint_and_sigterm_checkpoint_and_exit_128_plus_signal(tmp_path, refere
 def test_sigkill_keeps_earlier_frames_and_resume_matches(tmp_path, reference, kill_after):
     """SIGKILL a real run (frames every step, checkpoints every 7 steps, so the kill lands in
     a write or a flush) once its checkpoint passes ``kill_after``: the file opens, every frame
-    before the checkpoint equals the uninterrupted run's, and --resume ends identically."""
+    before the checkpoint equals the uninterrupted run's, and --resume ends identically. The run
+    is started 100x longer than the reference, so it is still running when killed."""
     out = tmp_path / "run.h5"
-    config, proc = start_run(tmp_path, out)
+    config, proc = start_run(tmp_path, out, steps=100000)
     wait_for_checkpoint(proc, out, kill_after)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -245,5 +246,5 @@ def test_sigkill_keeps_earlier_frames_and_resume_matches(tmp_path, reference, ki
                                                               ref.frames(stop=ck.step)):
             assert step == ref_step
             np.testing.assert_array_equal(spins, ref_spins)
-    resume(config, out)
+    resume(config, out, "--steps", "1000")
     assert_same_run(reference, out)
