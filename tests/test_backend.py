@@ -2,13 +2,18 @@
 identically (Philox-4x32-10 against the published known-answer vectors, the numpy reference
 against the numba kernel bit for bit, whatever the thread count)."""
 
+import os
+import re
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
 import scipy.stats
 
 from llgsim import InputError
-from llgsim.backend import get_backend
+from llgsim.backend import SIMULATOR, get_backend
 from llgsim.kernels import philox
 
 # Known-answer vectors of Philox-4x32-10 published with Random123 (Salmon et al., SC11;
@@ -72,11 +77,29 @@ def test_normals_are_independent_standard_normals():
 
 
 def test_backend_names_and_refusals():
-    assert get_backend("auto").name == "cpu"  # no GPU backend in this version
+    """This test process runs numba's CUDA simulator (conftest): "cuda" is the simulated
+    backend, and "auto" never picks it."""
+    assert get_backend("auto").name == "cpu"
+    simulated = get_backend("cuda", "float32")
+    assert simulated.simulated and simulated.device == SIMULATOR and simulated.xp is np
     assert get_backend("reference", "float32").dtype == np.float32
     with pytest.raises(InputError, match="^backend = 'tpu': expected one of"):
         get_backend("tpu")
     with pytest.raises(InputError, match="^dtype = 'float16': expected one of"):
         get_backend("cpu", "float16")
-    with pytest.raises(InputError, match="^backend = 'cuda': expected 'cpu', 'reference' or"):
-        get_backend("cuda")
+
+
+def test_cuda_is_refused_in_one_line_without_a_gpu():
+    """Without the simulator and without a GPU (CI), "cuda" is refused and "auto" is "cpu"."""
+    code = ("from llgsim.backend import get_backend, _gpu\n"
+            "from llgsim import InputError\n"
+            "if _gpu() is not None: print('gpu'); raise SystemExit\n"
+            "print(get_backend('auto').name)\n"
+            "try:\n    get_backend('cuda')\nexcept InputError as e:\n    print(e)\n")
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    if out == ["gpu"]:
+        pytest.skip("a real GPU is present: nothing to refuse")
+    assert out[0] == "cpu"
+    assert re.match(r"^backend = 'cuda': expected 'cpu', 'reference' or 'auto'", out[1])

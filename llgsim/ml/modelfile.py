@@ -109,6 +109,19 @@ def check_descriptor(metadata: dict, fingerprint: str) -> None:
                          "settings (tables differ: model made by another descriptor version)")
 
 
+def open_model(path, lattice) -> tuple[dict, dict, object]:
+    """(arrays, metadata, llgsim.ml.descriptor.Descriptor on ``lattice``) of a model file, after
+    checking its hash, its lattice kind and its descriptor tables (numpy only, no torch)."""
+    from .descriptor import Descriptor
+    from .descriptor_tables import DescriptorSettings
+
+    arrays, meta = load_model(path)
+    check_lattice_kind(meta, lattice.kind)
+    descriptor = Descriptor(lattice, DescriptorSettings.from_dict(meta["descriptor"]["settings"]))
+    check_descriptor(meta, descriptor.tables.fingerprint())
+    return arrays, meta, descriptor
+
+
 def model_summary(path) -> dict:
     """Short description of a model file: name, lattice, s-d parameters, layout, metrics, hash."""
     meta = read_metadata(path)

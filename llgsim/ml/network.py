@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .descriptor import Descriptor, DescriptorSettings
+from .descriptor import Descriptor
 from ..errors import InputError
 from ..lattice import Lattice
 from . import modelfile
@@ -166,11 +166,7 @@ class BehlerParrinello(torch.nn.Module):
     def load(cls, path, lattice: Lattice) -> tuple["BehlerParrinello", dict]:
         """(model, metadata) from a model file, for use on ``lattice`` (kind and descriptor
         checked: a model for another lattice kind or descriptor is an InputError)."""
-        arrays, meta = modelfile.load_model(path)
-        settings = DescriptorSettings.from_dict(meta["descriptor"]["settings"])
-        modelfile.check_lattice_kind(meta, lattice.kind)
-        descriptor = Descriptor(lattice, settings)
-        modelfile.check_descriptor(meta, descriptor.tables.fingerprint())
+        arrays, meta, descriptor = modelfile.open_model(path, lattice)
         layout = meta["network"]["layout"]
         model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
                     feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])

@@ -4,7 +4,6 @@ test_stepper.py). Undamped LL dynamics conserves E exactly; a second-order schem
 error over a fixed time falls at least as dt^2 (Heun: 4x per halving; SIB, the implicit
 midpoint, was measured falling 8-10x on these smooth energies)."""
 
-import numpy as np
 import pytest
 
 from llgsim import KondoModel, Lattice

@@ -26,13 +26,19 @@ TOL_F32_FIELD, TOL_F32_ENERGY = 1e-5, 1e-4
 L = 14  # large enough that the field's range (twice the cutoff) does not wrap
 
 
-def _provider(model_path, size=L, dtype="float64"):
+#: the physics below must hold for the torch reference and for the kernels of the "cpu" backend
+#: (tests/ml/test_ml_backends.py checks "cuda" against both under the simulator)
+BACKENDS = ["reference", "cpu"]
+
+
+def _provider(model_path, size=L, dtype="float64", backend="cpu"):
     kind, path = model_path
-    return MLField(path, Lattice.from_kind(kind, size), dtype=dtype)
+    return MLField(path, Lattice.from_kind(kind, size), dtype=dtype, backend=backend)
 
 
-def test_autograd_field_equals_finite_differences(model_path):
-    ml = _provider(model_path, size=10)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_field_equals_finite_differences(model_path, backend):
+    ml = _provider(model_path, size=10, backend=backend)
     spins = random_spins(ml.lattice, 1)
     _, field = ml.energy_and_field(spins)
     sites = [0, 13, 57]
@@ -40,24 +46,30 @@ def test_autograd_field_equals_finite_differences(model_path):
                                atol=TOL_FD)
 
 
-def test_parallel_field_is_the_head_output(model_path):
-    """H_i . S_i is the second network output h_i, exactly (network module docstring); with the
-    finite-difference test above this fixes the perpendicular part as the gradient of E."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_parallel_field_is_the_head_output(model_path, backend):
+    """H_i . S_i is the second network output h_i of the torch model, exactly (network module
+    docstring); with the finite-difference test above this fixes the perpendicular part as the
+    gradient of E."""
     import torch
 
-    ml = _provider(model_path, size=10)
+    from llgsim.ml.network import BehlerParrinello
+
+    ml = _provider(model_path, size=10, backend=backend)
     spins = random_spins(ml.lattice, 5)
     _, field = ml.energy_and_field(spins)
+    model, _ = BehlerParrinello.load(model_path[1], ml.lattice)
     with torch.no_grad():
-        head = ml.model.site_outputs(torch.from_numpy(spins))[:, 1].numpy()
+        head = model.site_outputs(torch.from_numpy(spins))[:, 1].numpy()
     np.testing.assert_allclose(np.sum(field * spins, axis=1), head, rtol=0, atol=TOL_EXACT)
 
 
 def test_chunked_evaluation_equals_one_pass(model_path, monkeypatch):
-    """Evaluating the sites in chunks (large lattices) gives the one-pass energy and field."""
+    """Evaluating the sites in chunks (large lattices) gives the one-pass energy and field (the
+    torch reference; the kernels' tiles: tests/ml/test_ml_backends.py)."""
     from llgsim.ml import network
 
-    ml = _provider(model_path, size=10)
+    ml = _provider(model_path, size=10, backend="reference")
     spins = random_spins(ml.lattice, 8)
     e0, h0 = ml.energy_and_field(spins)
     monkeypatch.setattr(network, "CHUNK_SITES", 37)
@@ -66,19 +78,21 @@ def test_chunked_evaluation_equals_one_pass(model_path, monkeypatch):
     np.testing.assert_allclose(h1, h0, rtol=0, atol=TOL_EXACT)
 
 
-def test_energy_is_sum_of_site_energies(model_path):
-    ml = _provider(model_path, size=10)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_energy_is_sum_of_site_energies(model_path, backend):
+    ml = _provider(model_path, size=10, backend=backend)
     spins = random_spins(ml.lattice, 2)
     energy, _ = ml.energy_and_field(spins)
     assert abs(energy - ml.site_energies(spins).sum()) < TOL_EXACT
 
 
-def test_field_is_local(model_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_field_is_local(model_path, backend):
     """Moving S_k changes H_i exactly when k - i is a difference of two descriptor offsets
     (some site j sees both i and k); beyond that range H_i is bitwise unchanged."""
-    ml = _provider(model_path)
+    ml = _provider(model_path, backend=backend)
     lattice = ml.lattice
-    offsets = ml.model.descriptor.tables.offsets
+    offsets = ml.descriptor.tables.offsets
     differences = {tuple(a - b) for a in offsets for b in offsets}
     site = 3 + L * 5
     in_range = set(lattice.neighbour_table(np.array(sorted(differences)))[site])
@@ -97,18 +111,20 @@ def test_field_is_local(model_path):
             np.testing.assert_array_equal(h1[site], h0[site])
 
 
-def test_spin_rotation_and_time_reversal(model_path):
-    ml = _provider(model_path, size=10)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_spin_rotation_and_time_reversal(model_path, backend):
+    ml = _provider(model_path, size=10, backend=backend)
     rng = np.random.default_rng(4)
     spins = random_spins(ml.lattice, rng)
     assert_rotation_equivariant(ml, spins, random_rotation(rng), TOL_EXACT, TOL_EXACT)
     assert_time_reversal(ml, spins, TOL_EXACT, TOL_EXACT)
 
 
-def test_point_group_equivariance(model_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_point_group_equivariance(model_path, backend):
     """The spins are not tied to the lattice: under a site permutation g the energy is unchanged
     and the field moves with the sites, H'_{perm[g, i]} = H_i."""
-    ml = _provider(model_path, size=10)
+    ml = _provider(model_path, size=10, backend=backend)
     spins = random_spins(ml.lattice, 5)
     e0, h0 = ml.energy_and_field(spins)
     for perm in ml.lattice.point_group_permutations(17):
@@ -119,10 +135,11 @@ def test_point_group_equivariance(model_path):
         np.testing.assert_allclose(h1[perm], h0, rtol=0, atol=TOL_EXACT)
 
 
-def test_float32_matches_float64(model_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_matches_float64(model_path, backend):
     spins = random_spins(Lattice.from_kind(model_path[0], 10), 6)
-    e64, h64 = _provider(model_path, 10).energy_and_field(spins)
-    e32, h32 = _provider(model_path, 10, "float32").energy_and_field(spins)
+    e64, h64 = _provider(model_path, 10, backend=backend).energy_and_field(spins)
+    e32, h32 = _provider(model_path, 10, "float32", backend).energy_and_field(spins)
     assert h32.dtype == np.float32 and h32.flags.c_contiguous
     assert abs(e32 - e64) < TOL_F32_ENERGY
     np.testing.assert_allclose(h32, h64, rtol=0, atol=TOL_F32_FIELD)
@@ -150,9 +167,10 @@ def _tile(small, spins, fx, fy):
     return big, spins[source], source
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", [(6, 6, 2, 2), (6, 7, 2, 3)], ids=["6x6-to-12x12",
                                                                      "6x7-to-12x21"])
-def test_tiled_configuration_gives_the_same_site_energies_and_fields(model_path, shape):
+def test_tiled_configuration_gives_the_same_site_energies_and_fields(model_path, shape, backend):
     """Transfer across sizes: a configuration on Lx x Ly and the same configuration tiled
     periodically onto a larger lattice are the same periodic state, so every tiled site has
     the site energy and the field of its original (each copy's eps_j sees the same spins, and
@@ -165,7 +183,8 @@ def test_tiled_configuration_gives_the_same_site_energies_and_fields(model_path,
     small = Lattice.from_kind(model_path[0], lx, ly)
     spins = random_spins(small, 11)
     big, tiled, source = _tile(small, spins, fx, fy)
-    ml_small, ml_big = MLField(model_path[1], small), MLField(model_path[1], big)
+    ml_small = MLField(model_path[1], small, backend=backend)
+    ml_big = MLField(model_path[1], big, backend=backend)
     e_small, h_small = ml_small.energy_and_field(spins)
     e_big, h_big = ml_big.energy_and_field(tiled)
     np.testing.assert_allclose(ml_big.site_energies(tiled), ml_small.site_energies(spins)[source],
@@ -185,7 +204,8 @@ def _spirals(lattice, cone_angle):
                      np.full(len(phi), np.cos(a))], axis=1)
 
 
-def test_ordered_states_are_torque_free(model_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ordered_states_are_torque_free(model_path, backend):
     """docs/physics.md, section 6, check 5, for any model with the built-in symmetries (here a
     random-weight one). Why: if a lattice operation g that fixes site i, combined with a
     global spin operation R in O(3), maps the state onto itself, the equivariances of the field
@@ -209,7 +229,7 @@ def test_ordered_states_are_torque_free(model_path):
     about S_i, so it is torque-free (measured <= 2.2e-15)."""
     kind, path = model_path
     lattice = Lattice.from_kind(kind, 12)  # divisible by 2 and 3
-    ml = MLField(path, lattice)
+    ml = MLField(path, lattice, backend=backend)
     rotation = random_rotation(np.random.default_rng(9))
     states = {"ferromagnet": ferromagnetic(lattice, (0.3, -0.5, 0.8))}
     if kind == "square":

@@ -1,0 +1,431 @@
+"""Kernels of the ML force field's descriptor, its backward pass and the gather of the field:
+numba CPU launchers and numba-cuda kernels side by side, the per-element math shared.
+
+The descriptor G_i of site i (llgsim.ml.descriptor: the tables and their meaning):
+
+    u_m      = S_nb[i,m] / |S_nb[i,m]|                              m < M (local unit spins)
+    q_p      = u_a . u_b                     (a, b) = pairs[p]      p < P
+    q_{P+t}  = u_a . (u_b x u_c)             (a, b, c) = tri[t]     t < T
+    c_n      = sum_k comp_coef[n,k] q[comp_index[n,k]]              n < C
+    r_l      = sum_k ref_coef[l,k]  c[ref_index[l,k]]               l < R
+    G        = [ c[a1_index] | sum_a w c[bi]^2 | sum_a w c[bi] r[br] / sqrt(sum_a w r[br]^2 + eps^2) ]
+
+(bi, br, w = block_index, block_ref, block_weight of a block; the phase part runs over
+phase_blocks). The backward pass runs the same steps in reverse from dE/dG to
+g_m = d eps_i / d u_m. The field then needs, at every site j, the sum of the contributions of
+the sites that see j: with the lattice's translation invariance site j is slot m of site
+inv[j, m] (the neighbour table of the negated offsets), so
+
+    H_j = -(1 - u_j u_j^T) (sum_m g[inv[j,m], m]) / |S_j| + h_j u_j,
+
+a gather in a fixed order (no atomics): two evaluations give bitwise the same field. h_j is the
+parallel-field head of the network (llgsim.ml.network).
+
+CPU: the tile kernels run serially without the GIL (``nogil``): llgsim.fields.ml_tiles runs
+one tile per CPU worker thread, its BLAS calls single-threaded, which avoids two thread pools
+(numba's and BLAS's) spinning against each other; the field gather runs over all sites in
+parallel (prange).
+
+Layout: sites last. Work arrays of a tile of n sites starting at site ``start`` are (..., n):
+loc (3, M, n), q and dq (P + T, n), c and dc (C, n), r and dr (R, n), G and dG (F, n); g is
+(M, 3, N) for the whole lattice (it feeds the gather); spins and the field (N, 3); nb and inv
+(N, M) int32; parallel (N,). Sites last makes the CPU loops over sites innermost and
+contiguous (SIMD) and the GPU's neighbouring threads read neighbouring addresses. One float
+dtype throughout (float64 or float32). The torch model (llgsim.ml.network) is the reference:
+tests check every launcher, through llgsim.fields.ml_tiles, against it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import cuda, njit, prange
+from numba.extending import register_jitable
+
+#: sites per block of the CPU loops (inner loops run over the sites of a block: SIMD)
+CHUNK = 64
+
+
+# ---------------------------------------------------------------------- per-element math
+
+@register_jitable
+def unit(x, y, z):
+    inv = 1.0 / math.sqrt(x * x + y * y + z * z)
+    return x * inv, y * inv, z * inv
+
+
+@register_jitable
+def cross(ax, ay, az, bx, by, bz):
+    return ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+
+
+@register_jitable
+def phase_parts(c0, c1, r0, r1, w0, w1, eps2):
+    """(numerator, 1 / denominator) of a phase feature sum_a w c r / sqrt(sum_a w r^2 + eps^2)."""
+    return w0 * c0 * r0 + w1 * c1 * r1, 1.0 / math.sqrt(w0 * r0 * r0 + w1 * r1 * r1 + eps2)
+
+
+@register_jitable
+def site_field(spins, inv_row, g, parallel, j):
+    """(hx, hy, hz) = -(1 - u u^T) sum_m g[m, :, inv[j,m]] / |S_j| + h_j u_j at site j."""
+    ax = 0.0
+    ay = 0.0
+    az = 0.0
+    for m in range(inv_row.shape[0]):
+        i = inv_row[m]
+        ax += g[m, 0, i]
+        ay += g[m, 1, i]
+        az += g[m, 2, i]
+    sx, sy, sz = spins[j, 0], spins[j, 1], spins[j, 2]
+    norm = math.sqrt(sx * sx + sy * sy + sz * sz)
+    ux, uy, uz = sx / norm, sy / norm, sz / norm
+    along = ax * ux + ay * uy + az * uz
+    h = parallel[j]
+    return ((along * ux - ax) / norm + h * ux, (along * uy - ay) / norm + h * uy,
+            (along * uz - az) / norm + h * uz)
+
+
+# ---------------------------------------------------------------------- CPU launchers
+
+@njit(cache=True, nogil=True, fastmath=True)
+def invariants_cpu(spins, nb, start, pairs, triangles, loc, q):
+    """loc (3, M, n) and q (P + T, n) of the tile's sites (module docstring)."""
+    n, n_pairs = q.shape[1], pairs.shape[0]
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+        for m in range(loc.shape[1]):
+            for k in range(k0, k1):
+                j = nb[start + k, m]
+                loc[0, m, k], loc[1, m, k], loc[2, m, k] = unit(spins[j, 0], spins[j, 1],
+                                                                spins[j, 2])
+        for p in range(n_pairs):
+            a, b = pairs[p, 0], pairs[p, 1]
+            for k in range(k0, k1):
+                q[p, k] = (loc[0, a, k] * loc[0, b, k] + loc[1, a, k] * loc[1, b, k]
+                           + loc[2, a, k] * loc[2, b, k])
+        for t in range(triangles.shape[0]):
+            a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
+            for k in range(k0, k1):
+                x, y, z = cross(loc[0, b, k], loc[1, b, k], loc[2, b, k],
+                                loc[0, c, k], loc[1, c, k], loc[2, c, k])
+                q[n_pairs + t, k] = loc[0, a, k] * x + loc[1, a, k] * y + loc[2, a, k] * z
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sparse_map_cpu(index, coef, x, out):
+    """out[n] = sum_k coef[n, k] x[index[n, k]] (rows of sites; zero-padded coefficients are
+    skipped): the comp and ref tables."""
+    n = x.shape[1]
+    for i in range(index.shape[0]):
+        for k in range(n):
+            out[i, k] = 0.0
+        for j in range(index.shape[1]):
+            w = coef[i, j]
+            if w != 0.0:
+                row = index[i, j]
+                for k in range(n):
+                    out[i, k] += w * x[row, k]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sparse_map_transposed_cpu(index, coef, dout, dx):
+    """dx[index[n, k]] += coef[n, k] dout[n]: the backward of :func:`sparse_map_cpu`."""
+    n = dout.shape[1]
+    for i in range(index.shape[0]):
+        for j in range(index.shape[1]):
+            w = coef[i, j]
+            if w != 0.0:
+                row = index[i, j]
+                for k in range(n):
+                    dx[row, k] += w * dout[i, k]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def combine_cpu(c, r, a1_index, block_index, block_weight, block_ref, phase_blocks, eps2, x):
+    """x (F, n) = [c[a1] | powers | phases] (module docstring)."""
+    n, n_a1, n_blocks = c.shape[1], a1_index.shape[0], block_index.shape[0]
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+        for f in range(n_a1):
+            for k in range(k0, k1):
+                x[f, k] = c[a1_index[f], k]
+        for b in range(n_blocks):
+            i0, i1 = block_index[b, 0], block_index[b, 1]
+            w0, w1 = block_weight[b, 0], block_weight[b, 1]
+            for k in range(k0, k1):
+                x[n_a1 + b, k] = w0 * c[i0, k] * c[i0, k] + w1 * c[i1, k] * c[i1, k]
+        for f in range(phase_blocks.shape[0]):
+            b = phase_blocks[f]
+            i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
+            w0, w1 = block_weight[b, 0], block_weight[b, 1]
+            for k in range(k0, k1):
+                num, inv = phase_parts(c[i0, k], c[i1, k], r[j0, k], r[j1, k], w0, w1, eps2)
+                x[n_a1 + n_blocks + f, k] = num * inv
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def combine_backward_cpu(c, r, dx, a1_index, block_index, block_weight, block_ref,
+                         phase_blocks, eps2, dc, dr):
+    """dc (C, n), dr (R, n) <- dE/dc, dE/dr from dx = dE/dG (overwritten)."""
+    n, n_a1, n_blocks = c.shape[1], a1_index.shape[0], block_index.shape[0]
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+        for i in range(dc.shape[0]):
+            for k in range(k0, k1):
+                dc[i, k] = 0.0
+        for i in range(dr.shape[0]):
+            for k in range(k0, k1):
+                dr[i, k] = 0.0
+        for f in range(n_a1):
+            i = a1_index[f]
+            for k in range(k0, k1):
+                dc[i, k] += dx[f, k]
+        for b in range(n_blocks):
+            i0, i1 = block_index[b, 0], block_index[b, 1]
+            w0, w1 = 2.0 * block_weight[b, 0], 2.0 * block_weight[b, 1]
+            for k in range(k0, k1):
+                d = dx[n_a1 + b, k]
+                dc[i0, k] += d * w0 * c[i0, k]
+                dc[i1, k] += d * w1 * c[i1, k]
+        for f in range(phase_blocks.shape[0]):
+            b = phase_blocks[f]
+            i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
+            w0, w1 = block_weight[b, 0], block_weight[b, 1]
+            for k in range(k0, k1):
+                c0, c1, r0, r1 = c[i0, k], c[i1, k], r[j0, k], r[j1, k]
+                num, inv = phase_parts(c0, c1, r0, r1, w0, w1, eps2)
+                d = dx[n_a1 + n_blocks + f, k] * inv
+                dc[i0, k] += d * w0 * r0
+                dc[i1, k] += d * w1 * r1
+                s = num * inv * inv
+                dr[j0, k] += d * w0 * (c0 - s * r0)
+                dr[j1, k] += d * w1 * (c1 - s * r1)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def invariants_backward_cpu(loc, pairs, triangles, dq, start, g):
+    """g[:, :, start + k] = d eps / d u of the tile's sites from dq = dE/dq (P + T, n)."""
+    n, n_pairs = dq.shape[1], pairs.shape[0]
+    for chunk in range((n + CHUNK - 1) // CHUNK):
+        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+        for m in range(g.shape[0]):
+            for d in range(3):
+                for k in range(k0, k1):
+                    g[m, d, start + k] = 0.0
+        for p in range(n_pairs):
+            a, b = pairs[p, 0], pairs[p, 1]
+            for d in range(3):
+                for k in range(k0, k1):
+                    g[a, d, start + k] += dq[p, k] * loc[d, b, k]
+                    g[b, d, start + k] += dq[p, k] * loc[d, a, k]
+        for t in range(triangles.shape[0]):
+            a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
+            for k in range(k0, k1):
+                s = start + k
+                w = dq[n_pairs + t, k]
+                ax, ay, az = loc[0, a, k], loc[1, a, k], loc[2, a, k]
+                bx, by, bz = loc[0, b, k], loc[1, b, k], loc[2, b, k]
+                cx, cy, cz = loc[0, c, k], loc[1, c, k], loc[2, c, k]
+                x, y, z = cross(bx, by, bz, cx, cy, cz)
+                g[a, 0, s] += w * x
+                g[a, 1, s] += w * y
+                g[a, 2, s] += w * z
+                x, y, z = cross(cx, cy, cz, ax, ay, az)
+                g[b, 0, s] += w * x
+                g[b, 1, s] += w * y
+                g[b, 2, s] += w * z
+                x, y, z = cross(ax, ay, az, bx, by, bz)
+                g[c, 0, s] += w * x
+                g[c, 1, s] += w * y
+                g[c, 2, s] += w * z
+
+
+@njit(cache=True, parallel=True)
+def field_cpu(spins, inv, g, parallel, field):
+    """field[j] = H_j of every site (module docstring)."""
+    for j in prange(spins.shape[0]):
+        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, inv[j], g, parallel, j)
+
+
+# ---------------------------------------------------------------------- CUDA kernels
+# one thread per site k of the tile; the loops over invariants, blocks and slots run inside
+
+@cuda.jit
+def _invariants_kernel(spins, nb, start, pairs, triangles, loc, q):
+    k = cuda.grid(1)
+    if k >= q.shape[1]:
+        return
+    for m in range(loc.shape[1]):
+        j = nb[start + k, m]
+        loc[0, m, k], loc[1, m, k], loc[2, m, k] = unit(spins[j, 0], spins[j, 1], spins[j, 2])
+    n_pairs = pairs.shape[0]
+    for p in range(n_pairs):
+        a, b = pairs[p, 0], pairs[p, 1]
+        q[p, k] = (loc[0, a, k] * loc[0, b, k] + loc[1, a, k] * loc[1, b, k]
+                   + loc[2, a, k] * loc[2, b, k])
+    for t in range(triangles.shape[0]):
+        a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
+        x, y, z = cross(loc[0, b, k], loc[1, b, k], loc[2, b, k],
+                        loc[0, c, k], loc[1, c, k], loc[2, c, k])
+        q[n_pairs + t, k] = loc[0, a, k] * x + loc[1, a, k] * y + loc[2, a, k] * z
+
+
+@cuda.jit
+def _combine_kernel(c, r, a1_index, block_index, block_weight, block_ref, phase_blocks, eps2,
+                    x):
+    k = cuda.grid(1)
+    if k >= c.shape[1]:
+        return
+    n_a1, n_blocks = a1_index.shape[0], block_index.shape[0]
+    for f in range(n_a1):
+        x[f, k] = c[a1_index[f], k]
+    for b in range(n_blocks):
+        i0, i1 = block_index[b, 0], block_index[b, 1]
+        x[n_a1 + b, k] = (block_weight[b, 0] * c[i0, k] * c[i0, k]
+                          + block_weight[b, 1] * c[i1, k] * c[i1, k])
+    for f in range(phase_blocks.shape[0]):
+        b = phase_blocks[f]
+        num, inv = phase_parts(c[block_index[b, 0], k], c[block_index[b, 1], k],
+                               r[block_ref[b, 0], k], r[block_ref[b, 1], k],
+                               block_weight[b, 0], block_weight[b, 1], eps2)
+        x[n_a1 + n_blocks + f, k] = num * inv
+
+
+@cuda.jit
+def _combine_backward_kernel(c, r, dx, a1_index, block_index, block_weight, block_ref,
+                             phase_blocks, eps2, dc, dr):
+    k = cuda.grid(1)
+    if k >= c.shape[1]:
+        return
+    n_a1, n_blocks = a1_index.shape[0], block_index.shape[0]
+    for i in range(dc.shape[0]):
+        dc[i, k] = 0.0
+    for i in range(dr.shape[0]):
+        dr[i, k] = 0.0
+    for f in range(n_a1):
+        dc[a1_index[f], k] += dx[f, k]
+    for b in range(n_blocks):
+        d = dx[n_a1 + b, k]
+        for a in range(2):
+            i = block_index[b, a]
+            dc[i, k] += 2.0 * d * block_weight[b, a] * c[i, k]
+    for f in range(phase_blocks.shape[0]):
+        b = phase_blocks[f]
+        i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
+        w0, w1 = block_weight[b, 0], block_weight[b, 1]
+        c0, c1, r0, r1 = c[i0, k], c[i1, k], r[j0, k], r[j1, k]
+        num, inv = phase_parts(c0, c1, r0, r1, w0, w1, eps2)
+        d = dx[n_a1 + n_blocks + f, k] * inv
+        dc[i0, k] += d * w0 * r0
+        dc[i1, k] += d * w1 * r1
+        s = num * inv * inv
+        dr[j0, k] += d * w0 * (c0 - s * r0)
+        dr[j1, k] += d * w1 * (c1 - s * r1)
+
+
+@cuda.jit
+def _invariants_backward_kernel(loc, pairs, triangles, dq, start, g):
+    k = cuda.grid(1)
+    if k >= dq.shape[1]:
+        return
+    s = start + k
+    for m in range(g.shape[0]):
+        for d in range(3):
+            g[m, d, s] = 0.0
+    n_pairs = pairs.shape[0]
+    for p in range(n_pairs):
+        a, b = pairs[p, 0], pairs[p, 1]
+        for d in range(3):
+            g[a, d, s] += dq[p, k] * loc[d, b, k]
+            g[b, d, s] += dq[p, k] * loc[d, a, k]
+    for t in range(triangles.shape[0]):
+        a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
+        w = dq[n_pairs + t, k]
+        ax, ay, az = loc[0, a, k], loc[1, a, k], loc[2, a, k]
+        bx, by, bz = loc[0, b, k], loc[1, b, k], loc[2, b, k]
+        cx, cy, cz = loc[0, c, k], loc[1, c, k], loc[2, c, k]
+        x, y, z = cross(bx, by, bz, cx, cy, cz)
+        g[a, 0, s] += w * x
+        g[a, 1, s] += w * y
+        g[a, 2, s] += w * z
+        x, y, z = cross(cx, cy, cz, ax, ay, az)
+        g[b, 0, s] += w * x
+        g[b, 1, s] += w * y
+        g[b, 2, s] += w * z
+        x, y, z = cross(ax, ay, az, bx, by, bz)
+        g[c, 0, s] += w * x
+        g[c, 1, s] += w * y
+        g[c, 2, s] += w * z
+
+
+@cuda.jit
+def _field_kernel(spins, inv, g, parallel, field):
+    j = cuda.grid(1)
+    if j < spins.shape[0]:
+        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, inv[j], g, parallel, j)
+
+
+@cuda.jit
+def _sparse_map_kernel(index, coef, x, out):
+    k = cuda.grid(1)
+    if k >= x.shape[1]:
+        return
+    for i in range(index.shape[0]):
+        acc = 0.0
+        for j in range(index.shape[1]):
+            acc += coef[i, j] * x[index[i, j], k]
+        out[i, k] = acc
+
+
+@cuda.jit
+def _sparse_map_transposed_kernel(index, coef, dout, dx):
+    k = cuda.grid(1)
+    if k >= dout.shape[1]:
+        return
+    for i in range(index.shape[0]):
+        d = dout[i, k]
+        for j in range(index.shape[1]):
+            dx[index[i, j], k] += coef[i, j] * d
+
+
+#: threads per block of the CUDA launches (one thread per site)
+THREADS = 128
+
+
+def _blocks(n: int) -> int:
+    return (n + THREADS - 1) // THREADS
+
+
+def invariants_cuda(spins, nb, start, pairs, triangles, loc, q):
+    """CUDA version of :func:`invariants_cpu` (same arguments, device arrays)."""
+    _invariants_kernel[_blocks(q.shape[1]), THREADS](spins, nb, start, pairs, triangles, loc, q)
+
+
+def combine_cuda(c, *rest):
+    """CUDA version of :func:`combine_cpu`."""
+    _combine_kernel[_blocks(c.shape[1]), THREADS](c, *rest)
+
+
+def combine_backward_cuda(c, *rest):
+    """CUDA version of :func:`combine_backward_cpu`."""
+    _combine_backward_kernel[_blocks(c.shape[1]), THREADS](c, *rest)
+
+
+def invariants_backward_cuda(loc, pairs, triangles, dq, start, g):
+    """CUDA version of :func:`invariants_backward_cpu`."""
+    _invariants_backward_kernel[_blocks(dq.shape[1]), THREADS](loc, pairs, triangles, dq, start, g)
+
+
+def field_cuda(spins, inv, g, parallel, field):
+    """CUDA version of :func:`field_cpu`."""
+    _field_kernel[_blocks(spins.shape[0]), THREADS](spins, inv, g, parallel, field)
+
+
+def sparse_map_cuda(index, coef, x, out):
+    """CUDA version of :func:`sparse_map_cpu`."""
+    _sparse_map_kernel[_blocks(x.shape[1]), THREADS](index, coef, x, out)
+
+
+def sparse_map_transposed_cuda(index, coef, dout, dx):
+    """CUDA version of :func:`sparse_map_transposed_cpu`."""
+    _sparse_map_transposed_kernel[_blocks(dout.shape[1]), THREADS](index, coef, dout, dx)

@@ -1,0 +1,199 @@
+"""The ML energy and field on the "cpu" and "cuda" backends: descriptor kernels, GEMMs over tiles
+of sites for every linear map, a deterministic gather for the field.
+
+For each tile of up to ``tile`` sites (work arrays allocated once per provider, sites last):
+
+1. local unit spins and invariants q (kernels/descriptor.py);
+2. the components c and references r (the tables' sparse linear maps, rows of sites: SIMD)
+   and the features G (kernels);
+3. both networks' first layers as one GEMM with the stacked weights, the input normalisation
+   x = (G - mu) / sigma folded into them, then each network's hidden layers (GEMM, activation
+   and its derivative with the array module's vectorised functions), the site energies eps and
+   the parallel fields h;
+4. the energy network's input gradient d eps / dG by the transposed GEMMs, then back through
+   the features, the two sparse maps and the invariants (kernels) into
+   g = d eps_i / d u (M, 3, N).
+
+The field of every site is then gathered from g (kernels/descriptor.py): no feature matrix of
+the lattice is ever held, only g (3 M numbers per site) and the tile's rows, and no atomics are
+used, so repeated evaluations are bitwise equal. The numbers are the torch model's
+(llgsim.ml.network, the "reference" backend) up to round-off: E = sum_i eps_i on unit spins and
+H_i = -(1 - u_i u_i^T) d(sum eps)/dS_i + h_i u_i (the field of E = sum_i eps_i - h_i (|S_i| - 1)
+at unit spins).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import descriptor as _kernels
+
+#: sites per tile by backend: the work rows of a tile hold ~2 k numbers per site, a few MB per
+#: CPU worker (near its caches) and ~0.5 GB in float32 on a GPU (enough sites to fill it)
+TILE_SITES = {"cpu": 4096, "cuda": 65536}
+
+
+class TiledNetwork:
+    """Energy and field of a model file's networks on ``backend`` (module docstring).
+
+    arrays     : the model file's tensors (llgsim.ml.modelfile), float64.
+    meta       : its metadata (network layout and activation).
+    descriptor : llgsim.ml.descriptor.Descriptor on the lattice of the run.
+    backend    : llgsim.backend.Backend ("cpu" or "cuda").
+    tile       : sites per tile; None: TILE_SITES of the backend.
+    """
+
+    def __init__(self, arrays: dict, meta: dict, descriptor, backend, tile: int | None = None):
+        xp, dtype = backend.xp, backend.dtype
+        self.backend, self.xp = backend, xp
+        tb = descriptor.tables
+        n = descriptor.neighbours.shape[0]
+        self.n_sites, self.tile = n, min(tile or TILE_SITES[backend.name], n)
+        index = lambda a: backend.to_device(np.asarray(a, dtype=np.int32))  # noqa: E731
+        self._nb = index(descriptor.neighbours)
+        # site j is slot m of the site at offset -offsets[m] (translation invariance)
+        self._inv = index(descriptor.lattice.neighbour_table(-tb.offsets))
+        self._pairs, self._triangles = index(tb.pairs), index(tb.triangles)
+        self._blocks = (index(tb.a1_index), index(tb.block_index),
+                        backend.asarray(tb.block_weight), index(tb.block_ref),
+                        index(tb.phase_blocks), float(descriptor.settings.eps) ** 2)
+        self._comp = (index(tb.comp_index), backend.asarray(tb.comp_coef))
+        self._ref = (index(tb.ref_index), backend.asarray(tb.ref_coef))
+        layout = meta["network"]["layout"]
+        self._activation = meta["network"]["activation"]
+        nets = ("layers", "parallel_layers")
+        mean, std = arrays["feature_mean"], arrays["feature_std"]
+        first = [np.asarray(arrays[f"{p}.0.weight"]) / std for p in nets]  # (h1, F) each
+        self._w0 = backend.asarray(np.concatenate(first))  # (2 h1, F)
+        self._b0 = backend.asarray(np.concatenate(
+            [arrays[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])[:, None])
+        self._w0_energy_t = backend.asarray(first[0].T)  # (F, h1)
+        self._h1 = layout[1]
+        self._layers = [[(backend.asarray(arrays[f"{p}.{k}.weight"]),
+                          backend.asarray(arrays[f"{p}.{k}.bias"][:, None]),
+                          backend.asarray(np.asarray(arrays[f"{p}.{k}.weight"]).T))
+                         for k in range(1, len(layout) - 1)] for p in nets]
+        self._shapes = dict(m=len(tb.offsets), n_inv=len(tb.pairs) + len(tb.triangles),
+                            n_comp=len(tb.comp_index), n_ref=len(tb.ref_index),
+                            n_features=descriptor.n_features, layout=layout)
+        self._g = xp.zeros((len(tb.offsets), 3, n), dtype=dtype)
+        self._parallel = xp.zeros(n, dtype=dtype)
+        self._ops = {job: backend.kernel(_kernels, job) for job in (
+            "invariants", "sparse_map", "sparse_map_transposed", "combine", "combine_backward",
+            "invariants_backward", "field")}
+        # CPU: one worker per numba thread, each with its own tile rows and one thread for its
+        # kernels and BLAS (alternating a numba pool and a BLAS pool, each spinning while the
+        # other works, cost 2-5x); GPU: one stream of work
+        self._workers = backend.workers(n_tiles=-(-n // self.tile))
+        self._work = [self._work_rows() for _ in range(self._workers.count)]
+
+    def _work_rows(self) -> dict:
+        """The tile work of one worker: name -> (rows per site, flat buffer of rows * tile).
+        A tile of n sites uses the first rows * n numbers as a C-contiguous (rows, n) array
+        (:meth:`_rows`), so BLAS and the kernels see contiguous rows for every n."""
+        s, layout = self._shapes, self._shapes["layout"]
+        sizes = {"loc": 3 * s["m"], "q": s["n_inv"], "c": s["n_comp"], "r": s["n_ref"],
+                 "dc": s["n_comp"], "dr": s["n_ref"], "x": s["n_features"]}
+        # pre-activation z, activation a, derivative d and a temporary per layer of both nets
+        widths = [2 * layout[1]] + [w for _net in (0, 1) for w in layout[2:-1]]
+        for k, w in enumerate(widths):
+            sizes.update({f"{part}{k}": w for part in ("z", "a", "d", "t")})
+        return {name: (rows, self.xp.zeros(rows * self.tile, dtype=self.backend.dtype))
+                for name, rows in sizes.items()}
+
+    @staticmethod
+    def _rows(work: dict, name: str, n: int):
+        rows, flat = work[name]
+        return flat[:rows * n].reshape(rows, n)
+
+    def memory_bytes(self) -> int:
+        """Bytes of the arrays this evaluator holds (g, index tables, tile work rows)."""
+        arrays = [self._nb, self._inv, self._g, self._parallel]
+        arrays += [flat for work in self._work for _, flat in work.values()]
+        return int(sum(a.nbytes for a in arrays))
+
+    def evaluate(self, spins, field, energy: bool):
+        """H = -dE/dS into ``field`` (N, 3); E (float) when ``energy`` (the tiles' sums added
+        in tile order, whatever worker computed them)."""
+        starts = range(0, self.n_sites, self.tile)
+
+        def tile(k, worker):
+            start = starts[k]
+            with np.errstate(over="ignore"):  # exp(-z) of a SiLU far below zero: sigmoid 0
+                eps = self._tile(self._work[worker], spins, start,
+                                 min(self.tile, self.n_sites - start))
+            if not energy:
+                return 0.0
+            # E = sum eps - sum h (|S| - 1) (llgsim.ml.network): the second sum vanishes on unit
+            # spins and gives finite differences off them the parallel field
+            s = spins[start:start + len(eps)]
+            norm = self.xp.sqrt((s * s).sum(axis=1))
+            h = self._parallel[start:start + len(eps)]
+            return float(eps.sum(dtype=np.float64) - (h * (norm - 1)).sum(dtype=np.float64))
+
+        sums = self._workers.map(tile, len(starts))
+        self._ops["field"](spins, self._inv, self._g, self._parallel, field)
+        return float(sum(sums)) if energy else None
+
+    def _activate(self, z, a, d, tmp):
+        """a = phi(z), d = phi'(z) (SiLU or tanh), rows of one layer; tmp is scratch."""
+        xp = self.xp
+        if self._activation == "tanh":
+            xp.tanh(z, out=a)
+            xp.multiply(a, a, out=d)
+            xp.subtract(1, d, out=d)
+            return
+        xp.negative(z, out=d)  # SiLU: s = sigmoid(z), a = z s, phi' = s (1 + z (1 - s))
+        xp.exp(d, out=d)
+        d += 1
+        xp.reciprocal(d, out=d)
+        xp.multiply(z, d, out=a)
+        xp.subtract(1, d, out=tmp)
+        tmp *= z
+        tmp += 1
+        d *= tmp
+
+    def _tile(self, work: dict, spins, start: int, n: int):
+        """Steps 1-4 of the module docstring for sites start .. start + n - 1; returns eps (n,)."""
+        xp, ops, h1 = self.xp, self._ops, self._h1
+        rows = lambda name: self._rows(work, name, n)  # noqa: E731
+        q, c, r, x = (rows(k) for k in ("q", "c", "r", "x"))
+        loc = rows("loc").reshape(3, self._shapes["m"], n)
+        ops["invariants"](spins, self._nb, start, self._pairs, self._triangles, loc, q)
+        ops["sparse_map"](*self._comp, q, c)
+        ops["sparse_map"](*self._ref, c, r)
+        ops["combine"](c, r, *self._blocks, x)
+        layer = lambda k: tuple(rows(f"{p}{k}") for p in "zadt")  # noqa: E731
+        z0, a0, d0, t0 = layer(0)
+        xp.matmul(self._w0, x, out=z0)
+        z0 += self._b0
+        self._activate(z0, a0, d0, t0)
+        outputs, derivatives = [], []
+        k = 1
+        for net, layers in enumerate(self._layers):
+            a, ds = a0[net * h1:(net + 1) * h1], [d0[net * h1:(net + 1) * h1]]
+            for w, b, _ in layers[:-1]:
+                z, a_next, d, t = layer(k)
+                k += 1
+                xp.matmul(w, a, out=z)
+                z += b
+                self._activate(z, a_next, d, t)
+                a = a_next
+                ds.append(d)
+            w, b, _ = layers[-1]
+            outputs.append((w @ a)[0] + b[0, 0])
+            derivatives.append(ds)
+        eps, self._parallel[start:start + n] = outputs
+        # d eps / dG: back through the energy network, the features and the linear maps
+        layers, ds = self._layers[0], derivatives[0]
+        grad = layers[-1][2] * ds[-1]  # (h_last, 1) * (h_last, n)
+        for k in range(len(layers) - 2, -1, -1):
+            grad = (layers[k][2] @ grad) * ds[k]
+        dx = self._w0_energy_t @ grad  # (F, n)
+        dc, dr = rows("dc"), rows("dr")
+        ops["combine_backward"](c, r, dx, *self._blocks, dc, dr)
+        ops["sparse_map_transposed"](*self._ref, dr, dc)
+        q[...] = 0  # dq overwrites q (no longer needed)
+        ops["sparse_map_transposed"](*self._comp, dc, q)
+        ops["invariants_backward"](loc, self._pairs, self._triangles, q, start, self._g)
+        return eps

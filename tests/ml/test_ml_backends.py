@@ -1,0 +1,144 @@
+"""The ML field's kernels ("cpu", and "cuda" under numba's CUDA simulator) against the torch
+reference (autograd through descriptor and networks), float64 and float32, plus the properties
+of the tiled evaluation: tiles and worker threads do not change the numbers, two evaluations
+are bitwise equal, and a short ML-driven trajectory agrees between cpu and cuda.
+
+The reference is an independent implementation: torch's autograd of the site-energy sum, while
+the kernels run a hand-written backward pass (llgsim.fields.ml_tiles).
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from llgsim import Lattice
+from llgsim.backend import get_backend
+from llgsim.dynamics import make_stepper
+from llgsim.fields import MLField
+from llgsim.fields.ml_tiles import TiledNetwork
+from llgsim.states import random_spins
+
+# Tolerance tiers (fields in t_1; energies relative to max(1, |E|)), ~10x the measured worst:
+# ROUND_OFF_64: float64 kernels vs float64 torch, the same sums in another order; measured
+#   <= 1.3e-16 (random models, fields ~0.2) and 2.7e-15 (shipped de-square, fields up to 5.8),
+#   energies <= 1.7e-15.
+ROUND_OFF_64 = 3e-14
+# FLOAT32: float32 kernels vs float64 torch (float32 descriptors and GEMMs over ~200 features
+#   and 64 hidden units); measured fields <= 5.7e-8 (random models) and 9.2e-7 (de-square),
+#   energies <= 1.3e-7.
+FLOAT32_FIELD, FLOAT32_ENERGY = 1e-5, 1e-6
+TOLERANCES = {"float64": (ROUND_OFF_64, ROUND_OFF_64), "float32": (FLOAT32_FIELD, FLOAT32_ENERGY)}
+
+needs_simulator = pytest.mark.skipif(not numba.config.ENABLE_CUDASIM,
+                                     reason="the cuda cases run under numba's CUDA simulator")
+
+
+def _lattice(kind):
+    return Lattice.from_kind(kind, 8)  # 64 sites: the simulator runs one Python call per thread
+
+
+def _compare(provider, reference, spins, dtype):
+    field_tol, energy_tol = TOLERANCES[dtype]
+    e, h = provider.energy_and_field(spins)
+    e_ref, h_ref = reference.energy_and_field(spins)
+    h = provider.backend.to_host(h)
+    assert h.dtype == np.dtype(dtype)
+    assert np.abs(h_ref).max() > 1e-2  # a field to compare
+    np.testing.assert_allclose(h, h_ref, rtol=0, atol=field_tol)
+    assert abs(e - e_ref) <= energy_tol * max(1.0, abs(e_ref))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+def test_kernels_match_the_torch_reference(model_path, backend, dtype):
+    kind, path = model_path
+    lattice = _lattice(kind)
+    spins = random_spins(lattice, 3)
+    reference = MLField(path, lattice, "float64", "reference")
+    _compare(MLField(path, lattice, dtype, backend), reference, spins, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_shipped_model_matches_the_torch_reference(dtype):
+    """The shipped de-square model (203 features, 64-64 SiLU) on 30 x 30, where fields reach
+    several t_1: the tiers hold on a trained model too."""
+    lattice = Lattice.from_kind("square", 30)
+    spins = random_spins(lattice, 5)
+    reference = MLField.pretrained("de-square", lattice, "float64", "reference")
+    _compare(MLField.pretrained("de-square", lattice, dtype, "cpu"), reference, spins, dtype)
+
+
+def test_tiles_do_not_change_the_result(model_path):
+    """Tiles of 7 sites (a partial last tile) against one tile of the whole lattice: the same
+    per-site arithmetic; only the energy's summation order differs (ROUND_OFF_64)."""
+    kind, path = model_path
+    lattice = _lattice(kind)
+    spins = random_spins(lattice, 4)
+    ml = MLField(path, lattice, "float64", "cpu")
+    e0, h0 = ml.energy_and_field(spins)
+    ml._tiles = TiledNetwork(*_model_parts(path, lattice), ml.backend, tile=7)
+    e1, h1 = ml.energy_and_field(spins)
+    np.testing.assert_allclose(h1, h0, rtol=0, atol=ROUND_OFF_64)
+    assert abs(e1 - e0) < ROUND_OFF_64 * abs(e0)
+
+
+def _model_parts(path, lattice):
+    from llgsim.ml.modelfile import open_model
+
+    return open_model(path, lattice)
+
+
+def test_worker_threads_do_not_change_a_bit(model_path):
+    """Tiles are assigned to worker threads, but each tile's numbers and the order of the
+    energy's tile sums are fixed: one thread and two give bitwise the same energy and field."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread on this machine: nothing to compare")
+    kind, path = model_path
+    lattice = Lattice.from_kind(kind, 12)
+    spins = random_spins(lattice, 6)
+    backend = get_backend("cpu")
+    before = numba.get_num_threads()
+    out = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            tiles = TiledNetwork(*_model_parts(path, lattice), backend, tile=16)
+            assert tiles._workers.count == threads
+            field = backend.empty((lattice.n_sites, 3))
+            out.append((tiles.evaluate(spins, field, True), field))
+    finally:
+        numba.set_num_threads(before)
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+def test_two_evaluations_are_bitwise_equal(model_path, backend):
+    kind, path = model_path
+    lattice = _lattice(kind)
+    spins = random_spins(lattice, 7)
+    ml = MLField(path, lattice, "float32", backend)
+    e0, h0 = ml.energy_and_field(spins)
+    e1, h1 = ml.energy_and_field(spins)
+    assert e0 == e1
+    np.testing.assert_array_equal(ml.backend.to_host(h0), ml.backend.to_host(h1))
+
+
+@needs_simulator
+@pytest.mark.parametrize("scheme", ["sib", "heun"])
+def test_short_trajectory_agrees_between_cpu_and_cuda(model_path, scheme):
+    """Five noisy steps (kT = 0.1, alpha = 0.1, dt = 0.05) driven by the ML field, float64, on
+    each backend: the same Philox noise and the same model, so the spins agree to round-off
+    (ROUND_OFF_64: 5 steps of a map with Lipschitz constant ~1)."""
+    kind, path = model_path
+    lattice = _lattice(kind)
+    spins = {}
+    for name in ("cpu", "cuda"):
+        ml = MLField(path, lattice, "float64", name)
+        stepper = make_stepper(scheme, ml, dt=0.05, alpha=0.1, seed=12)
+        s = ml.backend.asarray(random_spins(lattice, 8))
+        for step in range(5):
+            s, _ = stepper.advance(s, step, 0.1, False)
+        spins[name] = ml.backend.to_host(s)
+    assert np.abs(spins["cpu"] - random_spins(lattice, 8)).max() > 1e-2  # the spins moved
+    np.testing.assert_allclose(spins["cuda"], spins["cpu"], rtol=0, atol=ROUND_OFF_64)
