@@ -39,19 +39,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import cuda, njit, prange
 from numba.extending import register_jitable
 
 #: sites per block of the CPU loops (inner loops run over the sites of a block: SIMD)
-CHUNK = 64
+CHUNK = 256
 
 
 # ---------------------------------------------------------------------- per-element math
 
 @register_jitable
 def unit(x, y, z):
-    inv = 1.0 / math.sqrt(x * x + y * y + z * z)
-    return x * inv, y * inv, z * inv
+    norm = math.sqrt(x * x + y * y + z * z)
+    return x / norm, y / norm, z / norm
 
 
 @register_jitable
@@ -61,8 +62,8 @@ def cross(ax, ay, az, bx, by, bz):
 
 @register_jitable
 def phase_parts(c0, c1, r0, r1, w0, w1, eps2):
-    """(numerator, 1 / denominator) of a phase feature sum_a w c r / sqrt(sum_a w r^2 + eps^2)."""
-    return w0 * c0 * r0 + w1 * c1 * r1, 1.0 / math.sqrt(w0 * r0 * r0 + w1 * r1 * r1 + eps2)
+    """(numerator, denominator) of a phase feature sum_a w c r / sqrt(sum_a w r^2 + eps^2)."""
+    return w0 * c0 * r0 + w1 * c1 * r1, math.sqrt(w0 * r0 * r0 + w1 * r1 * r1 + eps2)
 
 
 @register_jitable
@@ -87,7 +88,7 @@ def site_field(spins, inv_row, g, parallel, j):
 
 # ---------------------------------------------------------------------- CPU launchers
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def invariants_cpu(spins, nb, start, pairs, triangles, loc, q):
     """loc (3, M, n) and q (P + T, n) of the tile's sites (module docstring)."""
     n, n_pairs = q.shape[1], pairs.shape[0]
@@ -100,18 +101,24 @@ def invariants_cpu(spins, nb, start, pairs, triangles, loc, q):
                                                                 spins[j, 2])
         for p in range(n_pairs):
             a, b = pairs[p, 0], pairs[p, 1]
-            for k in range(k0, k1):
-                q[p, k] = (loc[0, a, k] * loc[0, b, k] + loc[1, a, k] * loc[1, b, k]
-                           + loc[2, a, k] * loc[2, b, k])
+            ax, ay, az = loc[0, a, k0:k1], loc[1, a, k0:k1], loc[2, a, k0:k1]
+            bx, by, bz = loc[0, b, k0:k1], loc[1, b, k0:k1], loc[2, b, k0:k1]
+            qp = q[p, k0:k1]
+            for k in range(k1 - k0):
+                qp[k] = ax[k] * bx[k] + ay[k] * by[k] + az[k] * bz[k]
         for t in range(triangles.shape[0]):
             a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-            for k in range(k0, k1):
-                x, y, z = cross(loc[0, b, k], loc[1, b, k], loc[2, b, k],
-                                loc[0, c, k], loc[1, c, k], loc[2, c, k])
-                q[n_pairs + t, k] = loc[0, a, k] * x + loc[1, a, k] * y + loc[2, a, k] * z
+            ax, ay, az = loc[0, a, k0:k1], loc[1, a, k0:k1], loc[2, a, k0:k1]
+            bx, by, bz = loc[0, b, k0:k1], loc[1, b, k0:k1], loc[2, b, k0:k1]
+            cx, cy, cz = loc[0, c, k0:k1], loc[1, c, k0:k1], loc[2, c, k0:k1]
+            qt = q[n_pairs + t, k0:k1]
+            for k in range(k1 - k0):
+                qt[k] = (ax[k] * (by[k] * cz[k] - bz[k] * cy[k])
+                         + ay[k] * (bz[k] * cx[k] - bx[k] * cz[k])
+                         + az[k] * (bx[k] * cy[k] - by[k] * cx[k]))
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def sparse_map_cpu(index, coef, x, out):
     """out[n] = sum_k coef[n, k] x[index[n, k]] (rows of sites; zero-padded coefficients are
     skipped): the comp and ref tables."""
@@ -127,7 +134,7 @@ def sparse_map_cpu(index, coef, x, out):
                     out[i, k] += w * x[row, k]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def sparse_map_transposed_cpu(index, coef, dout, dx):
     """dx[index[n, k]] += coef[n, k] dout[n]: the backward of :func:`sparse_map_cpu`."""
     n = dout.shape[1]
@@ -140,107 +147,124 @@ def sparse_map_transposed_cpu(index, coef, dout, dx):
                     dx[row, k] += w * dout[i, k]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def combine_cpu(c, r, a1_index, block_index, block_weight, block_ref, phase_blocks, eps2, x):
     """x (F, n) = [c[a1] | powers | phases] (module docstring)."""
     n, n_a1, n_blocks = c.shape[1], a1_index.shape[0], block_index.shape[0]
-    for chunk in range((n + CHUNK - 1) // CHUNK):
-        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
-        for f in range(n_a1):
-            for k in range(k0, k1):
-                x[f, k] = c[a1_index[f], k]
-        for b in range(n_blocks):
-            i0, i1 = block_index[b, 0], block_index[b, 1]
-            w0, w1 = block_weight[b, 0], block_weight[b, 1]
-            for k in range(k0, k1):
-                x[n_a1 + b, k] = w0 * c[i0, k] * c[i0, k] + w1 * c[i1, k] * c[i1, k]
-        for f in range(phase_blocks.shape[0]):
-            b = phase_blocks[f]
-            i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
-            w0, w1 = block_weight[b, 0], block_weight[b, 1]
-            for k in range(k0, k1):
-                num, inv = phase_parts(c[i0, k], c[i1, k], r[j0, k], r[j1, k], w0, w1, eps2)
-                x[n_a1 + n_blocks + f, k] = num * inv
+    for f in range(n_a1):
+        x[f] = c[a1_index[f]]
+    for b in range(n_blocks):
+        c0, c1, xb = c[block_index[b, 0]], c[block_index[b, 1]], x[n_a1 + b]
+        w0, w1 = block_weight[b, 0], block_weight[b, 1]
+        for k in range(n):
+            xb[k] = w0 * c0[k] * c0[k] + w1 * c1[k] * c1[k]
+    for f in range(phase_blocks.shape[0]):
+        b = phase_blocks[f]
+        c0, c1 = c[block_index[b, 0]], c[block_index[b, 1]]
+        r0, r1 = r[block_ref[b, 0]], r[block_ref[b, 1]]
+        w0, w1, xf = block_weight[b, 0], block_weight[b, 1], x[n_a1 + n_blocks + f]
+        for k in range(n):
+            num, den = phase_parts(c0[k], c1[k], r0[k], r1[k], w0, w1, eps2)
+            xf[k] = num / den
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _axpy(y, w, a, b):
+    """y += w a b (elementwise, over y's length)."""
+    for k in range(y.shape[0]):
+        y[k] += w * a[k] * b[k]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _axpy_projected(y, w, a, c, s, r):
+    """y += w a (c - s r) (elementwise, over y's length)."""
+    for k in range(y.shape[0]):
+        y[k] += w * a[k] * (c[k] - s[k] * r[k])
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def combine_backward_cpu(c, r, dx, a1_index, block_index, block_weight, block_ref,
                          phase_blocks, eps2, dc, dr):
-    """dc (C, n), dr (R, n) <- dE/dc, dE/dr from dx = dE/dG (overwritten)."""
+    """dc (C, n), dr (R, n) <- dE/dc, dE/dr from dx = dE/dG."""
     n, n_a1, n_blocks = c.shape[1], a1_index.shape[0], block_index.shape[0]
+    scale, ratio = np.empty(CHUNK, dtype=dc.dtype), np.empty(CHUNK, dtype=dc.dtype)
     for chunk in range((n + CHUNK - 1) // CHUNK):
         k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
-        for i in range(dc.shape[0]):
-            for k in range(k0, k1):
-                dc[i, k] = 0.0
-        for i in range(dr.shape[0]):
-            for k in range(k0, k1):
-                dr[i, k] = 0.0
+        dc[:, k0:k1] = 0
+        dr[:, k0:k1] = 0
         for f in range(n_a1):
-            i = a1_index[f]
-            for k in range(k0, k1):
-                dc[i, k] += dx[f, k]
+            dci, dxf = dc[a1_index[f], k0:k1], dx[f, k0:k1]
+            for k in range(k1 - k0):
+                dci[k] += dxf[k]
         for b in range(n_blocks):
             i0, i1 = block_index[b, 0], block_index[b, 1]
-            w0, w1 = 2.0 * block_weight[b, 0], 2.0 * block_weight[b, 1]
-            for k in range(k0, k1):
-                d = dx[n_a1 + b, k]
-                dc[i0, k] += d * w0 * c[i0, k]
-                dc[i1, k] += d * w1 * c[i1, k]
+            w0, w1 = block_weight[b, 0] + block_weight[b, 0], block_weight[b, 1] + block_weight[b, 1]
+            dxb = dx[n_a1 + b, k0:k1]
+            _axpy(dc[i0, k0:k1], w0, dxb, c[i0, k0:k1])
+            _axpy(dc[i1, k0:k1], w1, dxb, c[i1, k0:k1])
         for f in range(phase_blocks.shape[0]):
             b = phase_blocks[f]
             i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
             w0, w1 = block_weight[b, 0], block_weight[b, 1]
-            for k in range(k0, k1):
-                c0, c1, r0, r1 = c[i0, k], c[i1, k], r[j0, k], r[j1, k]
-                num, inv = phase_parts(c0, c1, r0, r1, w0, w1, eps2)
-                d = dx[n_a1 + n_blocks + f, k] * inv
-                dc[i0, k] += d * w0 * r0
-                dc[i1, k] += d * w1 * r1
-                s = num * inv * inv
-                dr[j0, k] += d * w0 * (c0 - s * r0)
-                dr[j1, k] += d * w1 * (c1 - s * r1)
+            dxf = dx[n_a1 + n_blocks + f, k0:k1]
+            c0, c1, r0, r1 = c[i0, k0:k1], c[i1, k0:k1], r[j0, k0:k1], r[j1, k0:k1]
+            for k in range(k1 - k0):  # one store stream per loop: SIMD
+                num, den = phase_parts(c0[k], c1[k], r0[k], r1[k], w0, w1, eps2)
+                scale[k] = dxf[k] / den
+                ratio[k] = num / (den * den)
+            _axpy(dc[i0, k0:k1], w0, scale, r0)
+            _axpy(dc[i1, k0:k1], w1, scale, r1)
+            _axpy_projected(dr[j0, k0:k1], w0, scale, c0, ratio, r0)
+            _axpy_projected(dr[j1, k0:k1], w1, scale, c1, ratio, r1)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def invariants_backward_cpu(loc, pairs, triangles, dq, start, g):
-    """g[:, :, start + k] = d eps / d u of the tile's sites from dq = dE/dq (P + T, n)."""
-    n, n_pairs = dq.shape[1], pairs.shape[0]
+    """g[:, :, start + k] = d eps / d u of the tile's sites from dq = dE/dq (P + T, n),
+    accumulated per block of CHUNK sites in a small buffer (L1) and then stored."""
+    n, n_pairs, m_slots = dq.shape[1], pairs.shape[0], g.shape[0]
+    acc = np.empty((m_slots, 3, CHUNK), dtype=dq.dtype)
     for chunk in range((n + CHUNK - 1) // CHUNK):
-        k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
-        for m in range(g.shape[0]):
-            for d in range(3):
-                for k in range(k0, k1):
-                    g[m, d, start + k] = 0.0
+        k0 = chunk * CHUNK
+        w = min(n, k0 + CHUNK) - k0
+        acc[...] = 0
         for p in range(n_pairs):
             a, b = pairs[p, 0], pairs[p, 1]
+            dqp = dq[p, k0:k0 + w]
             for d in range(3):
-                for k in range(k0, k1):
-                    g[a, d, start + k] += dq[p, k] * loc[d, b, k]
-                    g[b, d, start + k] += dq[p, k] * loc[d, a, k]
+                ga, gb = acc[a, d], acc[b, d]
+                la, lb = loc[d, a, k0:k0 + w], loc[d, b, k0:k0 + w]
+                for k in range(w):
+                    ga[k] += dqp[k] * lb[k]
+                    gb[k] += dqp[k] * la[k]
         for t in range(triangles.shape[0]):
             a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-            for k in range(k0, k1):
-                s = start + k
-                w = dq[n_pairs + t, k]
-                ax, ay, az = loc[0, a, k], loc[1, a, k], loc[2, a, k]
-                bx, by, bz = loc[0, b, k], loc[1, b, k], loc[2, b, k]
-                cx, cy, cz = loc[0, c, k], loc[1, c, k], loc[2, c, k]
-                x, y, z = cross(bx, by, bz, cx, cy, cz)
-                g[a, 0, s] += w * x
-                g[a, 1, s] += w * y
-                g[a, 2, s] += w * z
-                x, y, z = cross(cx, cy, cz, ax, ay, az)
-                g[b, 0, s] += w * x
-                g[b, 1, s] += w * y
-                g[b, 2, s] += w * z
-                x, y, z = cross(ax, ay, az, bx, by, bz)
-                g[c, 0, s] += w * x
-                g[c, 1, s] += w * y
-                g[c, 2, s] += w * z
+            wt = dq[n_pairs + t, k0:k0 + w]
+            ax, ay, az = loc[0, a, k0:k0 + w], loc[1, a, k0:k0 + w], loc[2, a, k0:k0 + w]
+            bx, by, bz = loc[0, b, k0:k0 + w], loc[1, b, k0:k0 + w], loc[2, b, k0:k0 + w]
+            cx, cy, cz = loc[0, c, k0:k0 + w], loc[1, c, k0:k0 + w], loc[2, c, k0:k0 + w]
+            gax, gay, gaz = acc[a, 0], acc[a, 1], acc[a, 2]
+            gbx, gby, gbz = acc[b, 0], acc[b, 1], acc[b, 2]
+            gcx, gcy, gcz = acc[c, 0], acc[c, 1], acc[c, 2]
+            for k in range(w):
+                v = wt[k]
+                gax[k] += v * (by[k] * cz[k] - bz[k] * cy[k])
+                gay[k] += v * (bz[k] * cx[k] - bx[k] * cz[k])
+                gaz[k] += v * (bx[k] * cy[k] - by[k] * cx[k])
+                gbx[k] += v * (cy[k] * az[k] - cz[k] * ay[k])
+                gby[k] += v * (cz[k] * ax[k] - cx[k] * az[k])
+                gbz[k] += v * (cx[k] * ay[k] - cy[k] * ax[k])
+                gcx[k] += v * (ay[k] * bz[k] - az[k] * by[k])
+                gcy[k] += v * (az[k] * bx[k] - ax[k] * bz[k])
+                gcz[k] += v * (ax[k] * by[k] - ay[k] * bx[k])
+        for m in range(m_slots):
+            for d in range(3):
+                gm, am = g[m, d], acc[m, d]
+                for k in range(w):
+                    gm[start + k0 + k] = am[k]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def field_cpu(spins, inv, g, parallel, field):
     """field[j] = H_j of every site (module docstring)."""
     for j in prange(spins.shape[0]):
@@ -285,10 +309,10 @@ def _combine_kernel(c, r, a1_index, block_index, block_weight, block_ref, phase_
                           + block_weight[b, 1] * c[i1, k] * c[i1, k])
     for f in range(phase_blocks.shape[0]):
         b = phase_blocks[f]
-        num, inv = phase_parts(c[block_index[b, 0], k], c[block_index[b, 1], k],
+        num, den = phase_parts(c[block_index[b, 0], k], c[block_index[b, 1], k],
                                r[block_ref[b, 0], k], r[block_ref[b, 1], k],
                                block_weight[b, 0], block_weight[b, 1], eps2)
-        x[n_a1 + n_blocks + f, k] = num * inv
+        x[n_a1 + n_blocks + f, k] = num / den
 
 
 @cuda.jit
@@ -308,17 +332,17 @@ def _combine_backward_kernel(c, r, dx, a1_index, block_index, block_weight, bloc
         d = dx[n_a1 + b, k]
         for a in range(2):
             i = block_index[b, a]
-            dc[i, k] += 2.0 * d * block_weight[b, a] * c[i, k]
+            dc[i, k] += (d + d) * block_weight[b, a] * c[i, k]
     for f in range(phase_blocks.shape[0]):
         b = phase_blocks[f]
         i0, i1, j0, j1 = block_index[b, 0], block_index[b, 1], block_ref[b, 0], block_ref[b, 1]
         w0, w1 = block_weight[b, 0], block_weight[b, 1]
         c0, c1, r0, r1 = c[i0, k], c[i1, k], r[j0, k], r[j1, k]
-        num, inv = phase_parts(c0, c1, r0, r1, w0, w1, eps2)
-        d = dx[n_a1 + n_blocks + f, k] * inv
+        num, den = phase_parts(c0, c1, r0, r1, w0, w1, eps2)
+        d = dx[n_a1 + n_blocks + f, k] / den
         dc[i0, k] += d * w0 * r0
         dc[i1, k] += d * w1 * r1
-        s = num * inv * inv
+        s = num / (den * den)
         dr[j0, k] += d * w0 * (c0 - s * r0)
         dr[j1, k] += d * w1 * (c1 - s * r1)
 
@@ -429,3 +453,4 @@ def sparse_map_cuda(index, coef, x, out):
 def sparse_map_transposed_cuda(index, coef, dout, dx):
     """CUDA version of :func:`sparse_map_transposed_cpu`."""
     _sparse_map_transposed_kernel[_blocks(dout.shape[1]), THREADS](index, coef, dout, dx)
+

@@ -7,9 +7,9 @@ For each tile of up to ``tile`` sites (work arrays allocated once per provider, 
 2. the components c and references r (the tables' sparse linear maps, rows of sites: SIMD)
    and the features G (kernels);
 3. both networks' first layers as one GEMM with the stacked weights, the input normalisation
-   x = (G - mu) / sigma folded into them, then each network's hidden layers (GEMM, activation
-   and its derivative with the array module's vectorised functions), the site energies eps and
-   the parallel fields h;
+   x = (G - mu) / sigma folded into them, then each network's hidden layers (GEMM, then bias,
+   activation and its derivative in kernels/activation.py), the site energies eps and the
+   parallel fields h;
 4. the energy network's input gradient d eps / dG by the transposed GEMMs, then back through
    the features, the two sparse maps and the invariants (kernels) into
    g = d eps_i / d u (M, 3, N).
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import activation as _activation
 from ..kernels import descriptor as _kernels
 
 #: sites per tile by backend: the work rows of a tile hold ~2 k numbers per site, a few MB per
@@ -56,7 +57,7 @@ class TiledNetwork:
         self._pairs, self._triangles = index(tb.pairs), index(tb.triangles)
         self._blocks = (index(tb.a1_index), index(tb.block_index),
                         backend.asarray(tb.block_weight), index(tb.block_ref),
-                        index(tb.phase_blocks), float(descriptor.settings.eps) ** 2)
+                        index(tb.phase_blocks), dtype.type(float(descriptor.settings.eps) ** 2))
         self._comp = (index(tb.comp_index), backend.asarray(tb.comp_coef))
         self._ref = (index(tb.ref_index), backend.asarray(tb.ref_coef))
         layout = meta["network"]["layout"]
@@ -81,6 +82,7 @@ class TiledNetwork:
         self._ops = {job: backend.kernel(_kernels, job) for job in (
             "invariants", "sparse_map", "sparse_map_transposed", "combine", "combine_backward",
             "invariants_backward", "field")}
+        self._activate = backend.kernel(_activation, "activate")
         # CPU: one worker per numba thread, each with its own tile rows and one thread for its
         # kernels and BLAS (alternating a numba pool and a BLAS pool, each spinning while the
         # other works, cost 2-5x); GPU: one stream of work
@@ -94,10 +96,10 @@ class TiledNetwork:
         s, layout = self._shapes, self._shapes["layout"]
         sizes = {"loc": 3 * s["m"], "q": s["n_inv"], "c": s["n_comp"], "r": s["n_ref"],
                  "dc": s["n_comp"], "dr": s["n_ref"], "x": s["n_features"]}
-        # pre-activation z, activation a, derivative d and a temporary per layer of both nets
+        # pre-activation z, activation a and its derivative d per layer of both nets
         widths = [2 * layout[1]] + [w for _net in (0, 1) for w in layout[2:-1]]
         for k, w in enumerate(widths):
-            sizes.update({f"{part}{k}": w for part in ("z", "a", "d", "t")})
+            sizes.update({f"{part}{k}": w for part in ("z", "a", "d")})
         return {name: (rows, self.xp.zeros(rows * self.tile, dtype=self.backend.dtype))
                 for name, rows in sizes.items()}
 
@@ -119,9 +121,7 @@ class TiledNetwork:
 
         def tile(k, worker):
             start = starts[k]
-            with np.errstate(over="ignore"):  # exp(-z) of a SiLU far below zero: sigmoid 0
-                eps = self._tile(self._work[worker], spins, start,
-                                 min(self.tile, self.n_sites - start))
+            eps = self._tile(self._work[worker], spins, start, min(self.tile, self.n_sites - start))
             if not energy:
                 return 0.0
             # E = sum eps - sum h (|S| - 1) (llgsim.ml.network): the second sum vanishes on unit
@@ -135,24 +135,6 @@ class TiledNetwork:
         self._ops["field"](spins, self._inv, self._g, self._parallel, field)
         return float(sum(sums)) if energy else None
 
-    def _activate(self, z, a, d, tmp):
-        """a = phi(z), d = phi'(z) (SiLU or tanh), rows of one layer; tmp is scratch."""
-        xp = self.xp
-        if self._activation == "tanh":
-            xp.tanh(z, out=a)
-            xp.multiply(a, a, out=d)
-            xp.subtract(1, d, out=d)
-            return
-        xp.negative(z, out=d)  # SiLU: s = sigmoid(z), a = z s, phi' = s (1 + z (1 - s))
-        xp.exp(d, out=d)
-        d += 1
-        xp.reciprocal(d, out=d)
-        xp.multiply(z, d, out=a)
-        xp.subtract(1, d, out=tmp)
-        tmp *= z
-        tmp += 1
-        d *= tmp
-
     def _tile(self, work: dict, spins, start: int, n: int):
         """Steps 1-4 of the module docstring for sites start .. start + n - 1; returns eps (n,)."""
         xp, ops, h1 = self.xp, self._ops, self._h1
@@ -163,33 +145,38 @@ class TiledNetwork:
         ops["sparse_map"](*self._comp, q, c)
         ops["sparse_map"](*self._ref, c, r)
         ops["combine"](c, r, *self._blocks, x)
-        layer = lambda k: tuple(rows(f"{p}{k}") for p in "zadt")  # noqa: E731
-        z0, a0, d0, t0 = layer(0)
+        layer = lambda k: tuple(rows(f"{p}{k}") for p in "zad")  # noqa: E731
+        z0, a0, d0 = layer(0)
         xp.matmul(self._w0, x, out=z0)
-        z0 += self._b0
-        self._activate(z0, a0, d0, t0)
-        outputs, derivatives = [], []
+        self._activate(self._activation, z0, self._b0, a0, d0)
+        outputs, energy_rows = [], []
         k = 1
         for net, layers in enumerate(self._layers):
-            a, ds = a0[net * h1:(net + 1) * h1], [d0[net * h1:(net + 1) * h1]]
+            a = a0[net * h1:(net + 1) * h1]
+            kept = [(z0[:h1], d0[:h1])]  # the energy network's (z, d) rows per layer
             for w, b, _ in layers[:-1]:
-                z, a_next, d, t = layer(k)
+                z, a_next, d = layer(k)
                 k += 1
                 xp.matmul(w, a, out=z)
-                z += b
-                self._activate(z, a_next, d, t)
+                self._activate(self._activation, z, b, a_next, d)
                 a = a_next
-                ds.append(d)
+                kept.append((z, d))
             w, b, _ = layers[-1]
             outputs.append((w @ a)[0] + b[0, 0])
-            derivatives.append(ds)
+            if net == 0:
+                energy_rows = kept
         eps, self._parallel[start:start + n] = outputs
-        # d eps / dG: back through the energy network, the features and the linear maps
-        layers, ds = self._layers[0], derivatives[0]
-        grad = layers[-1][2] * ds[-1]  # (h_last, 1) * (h_last, n)
+        # d eps / dG: back through the energy network (the gradient of each layer overwrites
+        # its pre-activations z, no longer needed; dG overwrites the features x)
+        layers = self._layers[0]
+        grad, d = energy_rows[-1]
+        xp.multiply(layers[-1][2], d, out=grad)  # (h_last, 1) * (h_last, n)
         for k in range(len(layers) - 2, -1, -1):
-            grad = (layers[k][2] @ grad) * ds[k]
-        dx = self._w0_energy_t @ grad  # (F, n)
+            z, d = energy_rows[k]
+            xp.matmul(layers[k][2], grad, out=z)
+            z *= d
+            grad = z
+        dx = xp.matmul(self._w0_energy_t, grad, out=x)  # (F, n)
         dc, dr = rows("dc"), rows("dr")
         ops["combine_backward"](c, r, dx, *self._blocks, dc, dr)
         ops["sparse_map_transposed"](*self._ref, dr, dc)

@@ -58,6 +58,20 @@ def test_kernels_match_the_torch_reference(model_path, backend, dtype):
     _compare(MLField(path, lattice, dtype, backend), reference, spins, dtype)
 
 
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+def test_any_layout_and_activation_runs_without_new_code(tmp_path, backend):
+    """A tanh network of three hidden layers of unequal widths (the shipped models are SiLU
+    with two of 64): the kernels take the layout from the model file."""
+    from conftest import write_random_model
+
+    path = write_random_model(tmp_path / "tanh.safetensors", "square", hidden=(24, 16, 8),
+                              seed=5, activation="tanh")
+    lattice = _lattice("square")
+    reference = MLField(path, lattice, "float64", "reference")
+    _compare(MLField(path, lattice, "float64", backend), reference, random_spins(lattice, 4),
+             "float64")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_shipped_model_matches_the_torch_reference(dtype):
     """The shipped de-square model (203 features, 64-64 SiLU) on 30 x 30, where fields reach
