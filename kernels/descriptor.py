@@ -3,7 +3,7 @@ numba CPU launchers and numba-cuda kernels side by side, the per-element math sh
 
 The descriptor G_i of site i (llgsim.ml.descriptor: the tables and their meaning):
 
-    u_m      = S_nb[i,m] / |S_nb[i,m]|                              m < M (local unit spins)
+    u_m      = S_{i+o_m} / |S_{i+o_m}|                              m < M (local unit spins)
     q_p      = u_a . u_b                     (a, b) = pairs[p]      p < P
     q_{P+t}  = u_a . (u_b x u_c)             (a, b, c) = tri[t]     t < T
     c_n      = sum_k comp_coef[n,k] q[comp_index[n,k]]              n < C
@@ -13,10 +13,10 @@ The descriptor G_i of site i (llgsim.ml.descriptor: the tables and their meaning
 (bi, br, w = block_index, block_ref, block_weight of a block; the phase part runs over
 phase_blocks). The backward pass runs the same steps in reverse from dE/dG to
 g_m = d eps_i / d u_m. The field then needs, at every site j, the sum of the contributions of
-the sites that see j: with the lattice's translation invariance site j is slot m of site
-inv[j, m] (the neighbour table of the negated offsets), so
+the sites that see j: with the lattice's translation invariance site j is slot m of the site
+inv(j, m) = j - o_m, so
 
-    H_j = -(1 - u_j u_j^T) (sum_m g[inv[j,m], m]) / |S_j| + h_j u_j,
+    H_j = -(1 - u_j u_j^T) (sum_m g[inv(j,m), m]) / |S_j| + h_j u_j,
 
 a gather in a fixed order (no atomics): two evaluations give bitwise the same field. h_j is the
 parallel-field head of the network (llgsim.ml.network).
@@ -28,8 +28,11 @@ parallel (prange).
 
 Layout: sites last. Work arrays of a tile of n sites starting at site ``start`` are (..., n):
 loc (3, M, n), q and dq (P + T, n), c and dc (C, n), r and dr (R, n), G and dG (F, n); g is
-(M, 3, N) for the whole lattice (it feeds the gather); spins and the field (N, 3); nb and inv
-(N, M) int32; parallel (N,). Sites last makes the CPU loops over sites innermost and
+(M, 3, N) for the whole lattice (it feeds the gather); spins and the field (N, 3); parallel
+(N,). Site indices are computed, not stored: site i is the cell (x, y) = (i mod lx, i div lx)
+of the periodic lx x ly lattice (llgsim.lattice), i + o_m the cell shifted by offsets[m]
+((M, 2) int32), which saves two (N, M) index tables (200 MB at 10^6 sites) and their memory
+traffic. Sites last makes the CPU loops over sites innermost and
 contiguous (SIMD) and the GPU's neighbouring threads read neighbouring addresses. One float
 dtype throughout (float64 or float32). The torch model (llgsim.ml.network) is the reference:
 tests check every launcher, through llgsim.fields.ml_tiles, against it.
@@ -67,13 +70,30 @@ def phase_parts(c0, c1, r0, r1, w0, w1, eps2):
 
 
 @register_jitable
-def site_field(spins, inv_row, g, parallel, j):
-    """(hx, hy, hz) = -(1 - u u^T) sum_m g[m, :, inv[j,m]] / |S_j| + h_j u_j at site j."""
+def wrapped(x, y, lx, ly):
+    """Site index x + lx y of the cell (x, y) folded into the periodic lx x ly lattice, for
+    -lx <= x < 2 lx and -ly <= y < 2 ly (offsets shorter than the lattice)."""
+    if x < 0:
+        x += lx
+    elif x >= lx:
+        x -= lx
+    if y < 0:
+        y += ly
+    elif y >= ly:
+        y -= ly
+    return x + lx * y
+
+
+@register_jitable
+def site_field(spins, offsets, lx, ly, g, parallel, j):
+    """(hx, hy, hz) = -(1 - u u^T) sum_m g[m, :, inv(j, m)] / |S_j| + h_j u_j at site j, with
+    inv(j, m) the site at offset -offsets[m] from j."""
     ax = 0.0
     ay = 0.0
     az = 0.0
-    for m in range(inv_row.shape[0]):
-        i = inv_row[m]
+    xj, yj = j % lx, j // lx
+    for m in range(offsets.shape[0]):
+        i = wrapped(xj - offsets[m, 0], yj - offsets[m, 1], lx, ly)
         ax += g[m, 0, i]
         ay += g[m, 1, i]
         az += g[m, 2, i]
@@ -89,14 +109,18 @@ def site_field(spins, inv_row, g, parallel, j):
 # ---------------------------------------------------------------------- CPU launchers
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def invariants_cpu(spins, nb, start, pairs, triangles, loc, q):
+def invariants_cpu(spins, offsets, lx, ly, start, pairs, triangles, loc, q):
     """loc (3, M, n) and q (P + T, n) of the tile's sites (module docstring)."""
     n, n_pairs = q.shape[1], pairs.shape[0]
+    xs, ys = np.empty(CHUNK, dtype=np.int64), np.empty(CHUNK, dtype=np.int64)
     for chunk in range((n + CHUNK - 1) // CHUNK):
         k0, k1 = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
+        for k in range(k0, k1):
+            xs[k - k0], ys[k - k0] = (start + k) % lx, (start + k) // lx
         for m in range(loc.shape[1]):
+            dx, dy = offsets[m, 0], offsets[m, 1]
             for k in range(k0, k1):
-                j = nb[start + k, m]
+                j = wrapped(xs[k - k0] + dx, ys[k - k0] + dy, lx, ly)
                 loc[0, m, k], loc[1, m, k], loc[2, m, k] = unit(spins[j, 0], spins[j, 1],
                                                                 spins[j, 2])
         for p in range(n_pairs):
@@ -265,22 +289,24 @@ def invariants_backward_cpu(loc, pairs, triangles, dq, start, g):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def field_cpu(spins, inv, g, parallel, field):
+def field_cpu(spins, offsets, lx, ly, g, parallel, field):
     """field[j] = H_j of every site (module docstring)."""
     for j in prange(spins.shape[0]):
-        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, inv[j], g, parallel, j)
+        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, offsets, lx, ly, g, parallel,
+                                                           j)
 
 
 # ---------------------------------------------------------------------- CUDA kernels
 # one thread per site k of the tile; the loops over invariants, blocks and slots run inside
 
 @cuda.jit
-def _invariants_kernel(spins, nb, start, pairs, triangles, loc, q):
+def _invariants_kernel(spins, offsets, lx, ly, start, pairs, triangles, loc, q):
     k = cuda.grid(1)
     if k >= q.shape[1]:
         return
+    x, y = (start + k) % lx, (start + k) // lx
     for m in range(loc.shape[1]):
-        j = nb[start + k, m]
+        j = wrapped(x + offsets[m, 0], y + offsets[m, 1], lx, ly)
         loc[0, m, k], loc[1, m, k], loc[2, m, k] = unit(spins[j, 0], spins[j, 1], spins[j, 2])
     n_pairs = pairs.shape[0]
     for p in range(n_pairs):
@@ -383,10 +409,11 @@ def _invariants_backward_kernel(loc, pairs, triangles, dq, start, g):
 
 
 @cuda.jit
-def _field_kernel(spins, inv, g, parallel, field):
+def _field_kernel(spins, offsets, lx, ly, g, parallel, field):
     j = cuda.grid(1)
     if j < spins.shape[0]:
-        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, inv[j], g, parallel, j)
+        field[j, 0], field[j, 1], field[j, 2] = site_field(spins, offsets, lx, ly, g, parallel,
+                                                           j)
 
 
 @cuda.jit
@@ -420,9 +447,10 @@ def _blocks(n: int) -> int:
     return (n + THREADS - 1) // THREADS
 
 
-def invariants_cuda(spins, nb, start, pairs, triangles, loc, q):
+def invariants_cuda(spins, *rest):
     """CUDA version of :func:`invariants_cpu` (same arguments, device arrays)."""
-    _invariants_kernel[_blocks(q.shape[1]), THREADS](spins, nb, start, pairs, triangles, loc, q)
+    q = rest[-1]
+    _invariants_kernel[_blocks(q.shape[1]), THREADS](spins, *rest)
 
 
 def combine_cuda(c, *rest):
@@ -440,9 +468,9 @@ def invariants_backward_cuda(loc, pairs, triangles, dq, start, g):
     _invariants_backward_kernel[_blocks(dq.shape[1]), THREADS](loc, pairs, triangles, dq, start, g)
 
 
-def field_cuda(spins, inv, g, parallel, field):
+def field_cuda(spins, *rest):
     """CUDA version of :func:`field_cpu`."""
-    _field_kernel[_blocks(spins.shape[0]), THREADS](spins, inv, g, parallel, field)
+    _field_kernel[_blocks(spins.shape[0]), THREADS](spins, *rest)
 
 
 def sparse_map_cuda(index, coef, x, out):

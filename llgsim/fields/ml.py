@@ -120,7 +120,8 @@ class MLField(FieldProvider):
                     + 2 * n_inv + 2 * len(tb.comp_index) + len(tb.ref_index)
                     + 3 * d.n_features + 4 * sum(layout[1:]))
         chunk = min(self.n_sites, CHUNK_SITES)
-        return 2 * d.neighbours.nbytes + 3 * per_site * chunk * self.backend.dtype.itemsize
+        return (2 * self.n_sites * len(tb.offsets) * 8  # site tables, int64
+                + 3 * per_site * chunk * self.backend.dtype.itemsize)
 
     def describe(self) -> dict:
         return {"name": "ml", "model": self.model_reference,

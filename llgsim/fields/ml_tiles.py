@@ -48,12 +48,11 @@ class TiledNetwork:
         xp, dtype = backend.xp, backend.dtype
         self.backend, self.xp = backend, xp
         tb = descriptor.tables
-        n = descriptor.neighbours.shape[0]
+        n = descriptor.lattice.n_sites
         self.n_sites, self.tile = n, min(tile or TILE_SITES[backend.name], n)
         index = lambda a: backend.to_device(np.asarray(a, dtype=np.int32))  # noqa: E731
-        self._nb = index(descriptor.neighbours)
-        # site j is slot m of the site at offset -offsets[m] (translation invariance)
-        self._inv = index(descriptor.lattice.neighbour_table(-tb.offsets))
+        lattice = descriptor.lattice
+        self._offsets = (index(tb.offsets), lattice.Lx, lattice.Ly)
         self._pairs, self._triangles = index(tb.pairs), index(tb.triangles)
         self._blocks = (index(tb.a1_index), index(tb.block_index),
                         backend.asarray(tb.block_weight), index(tb.block_ref),
@@ -109,8 +108,8 @@ class TiledNetwork:
         return flat[:rows * n].reshape(rows, n)
 
     def memory_bytes(self) -> int:
-        """Bytes of the arrays this evaluator holds (g, index tables, tile work rows)."""
-        arrays = [self._nb, self._inv, self._g, self._parallel]
+        """Bytes of the arrays this evaluator holds (g, h and the tile work rows)."""
+        arrays = [self._g, self._parallel]
         arrays += [flat for work in self._work for _, flat in work.values()]
         return int(sum(a.nbytes for a in arrays))
 
@@ -132,7 +131,7 @@ class TiledNetwork:
             return float(eps.sum(dtype=np.float64) - (h * (norm - 1)).sum(dtype=np.float64))
 
         sums = self._workers.map(tile, len(starts))
-        self._ops["field"](spins, self._inv, self._g, self._parallel, field)
+        self._ops["field"](spins, *self._offsets, self._g, self._parallel, field)
         return float(sum(sums)) if energy else None
 
     def _tile(self, work: dict, spins, start: int, n: int):
@@ -141,7 +140,7 @@ class TiledNetwork:
         rows = lambda name: self._rows(work, name, n)  # noqa: E731
         q, c, r, x = (rows(k) for k in ("q", "c", "r", "x"))
         loc = rows("loc").reshape(3, self._shapes["m"], n)
-        ops["invariants"](spins, self._nb, start, self._pairs, self._triangles, loc, q)
+        ops["invariants"](spins, *self._offsets, start, self._pairs, self._triangles, loc, q)
         ops["sparse_map"](*self._comp, q, c)
         ops["sparse_map"](*self._ref, c, r)
         ops["combine"](c, r, *self._blocks, x)

@@ -40,6 +40,8 @@ torch is imported inside :meth:`Descriptor.__call__`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import InputError
@@ -64,12 +66,17 @@ class Descriptor:
         self.lattice = lattice
         self.settings = DescriptorSettings.default(lattice.kind) if settings is None else settings
         self.tables = build_tables(lattice.kind, self.settings)
-        self.neighbours = lattice.neighbour_table(self.tables.offsets)
-        if len(np.unique(self.neighbours[0])) != len(self.tables.offsets):
+        offsets = self.tables.offsets
+        if len(np.unique(lattice.index(offsets[:, 0], offsets[:, 1]))) != len(offsets):
             raise InputError("lattice", f"{lattice.kind} {lattice.Lx}x{lattice.Ly}",
                              f"a lattice large enough that the {len(self.tables.offsets)} sites "
                              f"within {self.settings.n_shells} shells are distinct")
         self._torch_tables = {}
+
+    @functools.cached_property
+    def neighbours(self) -> np.ndarray:
+        """(N, M) int64 site table of the offsets (built on first use: the torch path)."""
+        return self.lattice.neighbour_table(self.tables.offsets)
 
     @property
     def n_features(self) -> int:

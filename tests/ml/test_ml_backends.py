@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from llgsim import Lattice
-from llgsim.backend import get_backend
+from llgsim.backend import _gpu, get_backend
 from llgsim.dynamics import make_stepper
 from llgsim.fields import MLField
 from llgsim.fields.ml_tiles import TiledNetwork
@@ -29,8 +29,10 @@ ROUND_OFF_64 = 3e-14
 FLOAT32_FIELD, FLOAT32_ENERGY = 1e-5, 1e-6
 TOLERANCES = {"float64": (ROUND_OFF_64, ROUND_OFF_64), "float32": (FLOAT32_FIELD, FLOAT32_ENERGY)}
 
-needs_simulator = pytest.mark.skipif(not numba.config.ENABLE_CUDASIM,
-                                     reason="the cuda cases run under numba's CUDA simulator")
+# the cuda cases run under numba's CUDA simulator (conftest), or on a real GPU with
+# NUMBA_ENABLE_CUDASIM=0
+needs_cuda = pytest.mark.skipif(_gpu() is None, reason="no CUDA: neither the simulator "
+                                     "nor a GPU with CuPy")
 
 
 def _lattice(kind):
@@ -49,7 +51,7 @@ def _compare(provider, reference, spins, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 def test_kernels_match_the_torch_reference(model_path, backend, dtype):
     kind, path = model_path
     lattice = _lattice(kind)
@@ -58,7 +60,7 @@ def test_kernels_match_the_torch_reference(model_path, backend, dtype):
     _compare(MLField(path, lattice, dtype, backend), reference, spins, dtype)
 
 
-@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 def test_any_layout_and_activation_runs_without_new_code(tmp_path, backend):
     """A tanh network of three hidden layers of unequal widths (the shipped models are SiLU
     with two of 64): the kernels take the layout from the model file."""
@@ -126,7 +128,7 @@ def test_worker_threads_do_not_change_a_bit(model_path):
     np.testing.assert_array_equal(out[0][1], out[1][1])
 
 
-@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_simulator)])
+@pytest.mark.parametrize("backend", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 def test_two_evaluations_are_bitwise_equal(model_path, backend):
     kind, path = model_path
     lattice = _lattice(kind)
@@ -138,7 +140,7 @@ def test_two_evaluations_are_bitwise_equal(model_path, backend):
     np.testing.assert_array_equal(ml.backend.to_host(h0), ml.backend.to_host(h1))
 
 
-@needs_simulator
+@needs_cuda
 @pytest.mark.parametrize("scheme", ["sib", "heun"])
 def test_short_trajectory_agrees_between_cpu_and_cuda(model_path, scheme):
     """Five noisy steps (kT = 0.1, alpha = 0.1, dt = 0.05) driven by the ML field, float64, on
