@@ -79,6 +79,11 @@ class Backend:
             return self.xp.asnumpy(array)
         return np.array(array, copy=True)
 
+    def synchronize(self) -> None:
+        """Wait until the device has finished the work queued so far (timings)."""
+        if self.xp is not np:
+            self.xp.cuda.get_current_stream().synchronize()
+
     def normals(self, seed: int, step: int, out) -> None:
         """Fill ``out`` (N, 3) with the standard normals of (seed, step, site, component),
         identical on every backend (``llgsim.kernels.philox``)."""

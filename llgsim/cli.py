@@ -1,4 +1,4 @@
-"""Command line: ``llgsim run | validate | info | models | generate | train | evaluate``
+"""Command line: ``llgsim run | validate | info | models | generate | train | evaluate | bench``
 (docs/running.md, docs/training.md).
 
 Bad input of any kind (config keys, files, values) prints one line on stderr and exits with
@@ -215,6 +215,71 @@ def models():
                    f"  network     {m['layout']} {m['activation']}, {m['n_features']} features\n"
                    f"  validation  {figures or '-'}\n"
                    f"  hash        {m['content_hash'][:16]}\n  file        {m['path']}")
+
+
+TABLES = ("ml", "speedup", "memory")
+
+
+def _integers(name: str, text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise InputError(name, text, "comma-separated positive integers")
+    return values
+
+
+@app.command()
+def bench(tables: str = typer.Option(",".join(TABLES), help="Comma-separated tables: "
+                                     + ", ".join(TABLES) + "."),
+          sizes: str = typer.Option("", help="Sites N of the ml table (L x L, L = round(sqrt "
+                                    "N)); default 10^3 ... 10^6, and up to 10^8 on a GPU."),
+          speedup_sizes: str = typer.Option("30,50,100,200", help="L of the speedup table."),
+          repeats: int = typer.Option(3, min=1, help="Timed repeats (the best is kept)."),
+          torch_max_sites: int = typer.Option(100000, help="Largest N timed with torch."),
+          cpu_max_sites: int = typer.Option(1000000, help="Largest N timed on the CPU."),
+          ed_max: int = typer.Option(30, help="Largest L timed with ED (fitted law beyond)."),
+          kpm_max: int = typer.Option(100, help="Largest L timed with KPM."),
+          memory_side: int = typer.Option(1000, help="L of the memory table's run.")):
+    """Measure the ML field, ML-driven LLG, ED and KPM on this machine and print the tables
+    (llgsim.bench; BENCHMARKS.md)."""
+    from . import bench as b
+    from .backend import DTYPES, _gpu, SIMULATOR
+
+    with _one_line_errors():
+        chosen = tables.split(",")
+        for t in chosen:
+            if t not in TABLES:
+                raise InputError("--tables", tables, f"a comma-separated subset of {list(TABLES)}")
+        l_sizes = _integers("--speedup-sizes", speedup_sizes)
+        gpu = _gpu()
+        fast = ["cpu"] + (["cuda"] if gpu not in (None, SIMULATOR) else [])
+        n_sizes = (_integers("--sizes", sizes) if sizes else
+                   [10 ** k for k in range(3, 9 if "cuda" in fast else 7)])
+    typer.echo(b.header(["reference", *fast]))
+    if "ml" in chosen:
+        typer.echo("\n## ML field and ML-driven SIB, model de-square\n")
+        lines = iter(b.format_ml([]))
+        typer.echo(next(lines))
+        typer.echo(next(lines))
+        limits = {"reference": torch_max_sites, "cpu": cpu_max_sites}
+        for row in b.ml_rows(["reference", *fast], DTYPES, n_sizes, repeats, limits):
+            typer.echo(b.format_ml([row])[-1])
+    if "speedup" in chosen:
+        typer.echo("\n## Seconds per SIB step (float32 ML; ED fitted beyond L = "
+                   f"{ed_max})\n")
+        columns = ["kpm_cpu", *(["kpm_cuda"] if "cuda" in fast else []), "ml_reference",
+                   *[f"ml_{f}" for f in fast]]
+        rows = []
+        for row in b.speedup_rows(l_sizes, fast, repeats, ed_max, kpm_max, torch_max_sites):
+            rows.append(row)
+            typer.echo("\n".join(b.format_speedup([row], columns)[(2 if len(rows) > 1 else 0):]))
+    if "memory" in chosen:
+        m = b.run_memory(memory_side, fast[-1])
+        typer.echo(f"\n## Memory: llgsim run of {m['N']:,} spins, float32, backend "
+                   f"{m['backend']}: peak resident {m['peak_rss_bytes'] / 2 ** 30:.2f} GiB "
+                   f"({m['peak_rss_bytes'] / m['N']:.0f} bytes/spin), {m['wall_s']:.1f} s")
 
 
 def _lattice_text(lattice) -> str:
