@@ -17,9 +17,11 @@ one non-zero entry of row 2 i + s, which sits in column ``2 color[i] + s``.
 
 The per-entry math (on-site 2x2 block, complex products) lives in small scalar functions that
 numba-cuda can compile as device functions; the CPU launchers (``<job>_cpu``) loop over sites in
-parallel (prange) and over columns innermost. The numpy references (``<job>_reference``, the same
-signatures) apply the same operator through complex arrays and fancy indexing. Sums over sites
-run over fixed blocks of BLOCK sites, so results do not depend on the thread count.
+parallel (prange) and over columns innermost; the CUDA launchers (``<job>_cuda``, section "CUDA
+launchers" for the thread mapping) share the scalar functions. The numpy references
+(``<job>_reference``, the same signatures) apply the same operator through complex arrays and
+fancy indexing. Sums over sites run over fixed blocks of BLOCK sites (CPU) or fixed trees per
+block of THREADS threads (CUDA), so results do not depend on the thread count or the run.
 
 References: A. Weisse, G. Wellein, A. Alvermann, H. Fehske, Rev. Mod. Phys. 78, 275 (2006);
 Z. Wang, G.-W. Chern, C. D. Batista, K. Barros, J. Chem. Phys. 148, 094107 (2018),
@@ -29,8 +31,10 @@ arXiv:1711.10570.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import cuda, float64, njit, prange
 from numba.extending import register_jitable
+
+from .classical import THREADS, block_tree_sum, host_sum, like
 
 #: sites per block of a sum over sites (partial sums per block, then the blocks in order)
 BLOCK = 1024
@@ -176,6 +180,179 @@ def adjoint_step_cpu(alpha, alpha_next, beta_next, beta_after, two, gamma, weigh
         _site_outer(beta_after, alpha, i, two - two, weight, blocks)
         if step_alpha:
             _site_recurrence(alpha, alpha_next, i, two, onsite, neighbours, hops)
+
+
+# ---------------------------------------------------------------------- CUDA launchers
+#
+# Thread mapping: the recurrences and the probe fill run one thread per (row, column) entry of
+# a block, thread k = (site or row) * S + column, so neighbouring threads touch neighbouring
+# columns (contiguous addresses). Sums over columns (the on-site outer products) and over sites
+# (the probe overlap) run one thread per site; the overlap's per-site terms are summed per block
+# of THREADS threads in shared memory in a fixed tree order, and the block sums on the host in
+# order (no atomics), so every result is the same on every run.
+
+@register_jitable
+def column_recurrence(x, out, i, p, factor, onsite, neighbours, hops):
+    """out[2i:2i+2, :, p] = factor * (X x)[2i:2i+2, :, p] - out[2i:2i+2, :, p]: column p of
+    :func:`_site_recurrence`, the same operations in the same order."""
+    v0r, v0i, v1r, v1i = onsite_product(
+        factor * onsite[i, 0], factor * onsite[i, 1], factor * onsite[i, 2],
+        factor * onsite[i, 3], x[2 * i, 0, p], x[2 * i, 1, p], x[2 * i + 1, 0, p],
+        x[2 * i + 1, 1, p])
+    o0r = v0r - out[2 * i, 0, p]
+    o0i = v0i - out[2 * i, 1, p]
+    o1r = v1r - out[2 * i + 1, 0, p]
+    o1i = v1i - out[2 * i + 1, 1, p]
+    for c in range(neighbours.shape[1]):
+        j = neighbours[i, c]
+        t = factor * hops[c]
+        o0r += t * x[2 * j, 0, p]
+        o0i += t * x[2 * j, 1, p]
+        o1r += t * x[2 * j + 1, 0, p]
+        o1i += t * x[2 * j + 1, 1, p]
+    out[2 * i, 0, p] = o0r
+    out[2 * i, 1, p] = o0i
+    out[2 * i + 1, 0, p] = o1r
+    out[2 * i + 1, 1, p] = o1i
+
+
+@cuda.jit
+def _chebyshev_step_kernel(x, out, factor, onsite, neighbours, hops):
+    k = cuda.grid(1)
+    n_columns = x.shape[2]
+    if k < neighbours.shape[0] * n_columns:
+        i = k // n_columns
+        column_recurrence(x, out, i, k - i * n_columns, factor, onsite, neighbours, hops)
+
+
+@cuda.jit
+def _fill_probes_kernel(out, phases, color):
+    k = cuda.grid(1)
+    n_columns = out.shape[2]
+    if k < out.shape[0] * n_columns:
+        row = k // n_columns
+        q = k - row * n_columns
+        if q == 2 * color[row // 2] + row % 2:
+            out[row, 0, q] = phases[row, 0]
+            out[row, 1, q] = phases[row, 1]
+        else:
+            out[row, 0, q] = 0
+            out[row, 1, q] = 0
+
+
+@cuda.jit
+def _probe_overlap_kernel(x, phases, color, partial):
+    i = cuda.grid(1)
+    t = cuda.threadIdx.x
+    cache = cuda.shared.array(THREADS, float64)
+    cache[t] = 0.0
+    if i < color.shape[0]:
+        total = 0.0
+        for s in range(2):
+            p = 2 * color[i] + s
+            total += (phases[2 * i + s, 0] * x[2 * i + s, 0, p]
+                      + phases[2 * i + s, 1] * x[2 * i + s, 1, p])
+        cache[t] = total
+    block_tree_sum(cache, t)
+    if t == 0:
+        partial[cuda.blockIdx.x] = cache[0]
+
+
+@cuda.jit
+def _adjoint_recurrence_kernel(alpha, alpha_next, beta_next, beta_after, two, gamma, step_alpha,
+                               onsite, neighbours, hops, phases, color):
+    k = cuda.grid(1)
+    n_columns = alpha.shape[2]
+    if k < neighbours.shape[0] * n_columns:
+        i = k // n_columns
+        p = k - i * n_columns
+        column_recurrence(beta_next, beta_after, i, p, two, onsite, neighbours, hops)
+        for s in range(2):
+            if p == 2 * color[i] + s:
+                beta_after[2 * i + s, 0, p] += gamma * phases[2 * i + s, 0]
+                beta_after[2 * i + s, 1, p] += gamma * phases[2 * i + s, 1]
+        if step_alpha:
+            column_recurrence(alpha, alpha_next, i, p, two, onsite, neighbours, hops)
+
+
+@register_jitable
+def site_outer_add(beta, alpha, i, zero, weight, blocks):
+    """:func:`_site_outer` with explicit indices (the same sums in the same order)."""
+    r00 = i00 = r01 = i01 = r10 = i10 = r11 = i11 = zero
+    for p in range(beta.shape[2]):
+        b0r, b0i = beta[2 * i, 0, p], beta[2 * i, 1, p]
+        b1r, b1i = beta[2 * i + 1, 0, p], beta[2 * i + 1, 1, p]
+        a0r, a0i = alpha[2 * i, 0, p], alpha[2 * i, 1, p]
+        a1r, a1i = alpha[2 * i + 1, 0, p], alpha[2 * i + 1, 1, p]
+        r00 += b0r * a0r + b0i * a0i
+        i00 += b0i * a0r - b0r * a0i
+        r01 += b0r * a1r + b0i * a1i
+        i01 += b0i * a1r - b0r * a1i
+        r10 += b1r * a0r + b1i * a0i
+        i10 += b1i * a0r - b1r * a0i
+        r11 += b1r * a1r + b1i * a1i
+        i11 += b1i * a1r - b1r * a1i
+    blocks[i, 0] += weight * r00
+    blocks[i, 1] += weight * i00
+    blocks[i, 2] += weight * r01
+    blocks[i, 3] += weight * i01
+    blocks[i, 4] += weight * r10
+    blocks[i, 5] += weight * i10
+    blocks[i, 6] += weight * r11
+    blocks[i, 7] += weight * i11
+
+
+@cuda.jit
+def _adjoint_outer_kernel(beta, alpha, two, weight, blocks):
+    i = cuda.grid(1)
+    if i < blocks.shape[0]:
+        site_outer_add(beta, alpha, i, two - two, weight, blocks)
+
+
+def _grid(n: int) -> int:
+    return (n + THREADS - 1) // THREADS
+
+
+def chebyshev_step_cuda(x, out, factor, onsite, neighbours, hops):
+    """CUDA version of :func:`chebyshev_step_cpu` (same arguments, device arrays; ``factor`` a
+    scalar of the blocks' dtype): one thread per (site, column)."""
+    n = neighbours.shape[0] * x.shape[2]
+    if n:
+        _chebyshev_step_kernel[_grid(n), THREADS](x, out, factor, onsite, neighbours, hops)
+
+
+def fill_probes_cuda(out, phases, color):
+    """CUDA version of :func:`fill_probes_cpu`: one thread per (row, column) entry, zeros
+    included."""
+    n = out.shape[0] * out.shape[2]
+    if n:
+        _fill_probes_kernel[_grid(n), THREADS](out, phases, color)
+
+
+def probe_overlap_cuda(x, phases, color) -> float:
+    """CUDA version of :func:`probe_overlap_cpu` (float64 result): one thread per site, fixed
+    order block sums, then the blocks' sums in order on the host."""
+    blocks = _grid(color.shape[0])
+    if blocks == 0:
+        return 0.0
+    partial = like(x, blocks, np.float64)
+    _probe_overlap_kernel[blocks, THREADS](x, phases, color, partial)
+    return host_sum(partial)
+
+
+def adjoint_step_cuda(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, step_alpha,
+                      onsite, neighbours, hops, phases, color, blocks):
+    """CUDA version of :func:`adjoint_step_cpu` (same arguments and in-place updates), in two
+    launches: the beta (and alpha) recurrences one thread per (site, column), then the on-site
+    outer products one thread per site, summed over the columns in order."""
+    n = neighbours.shape[0] * alpha.shape[2]
+    if n == 0:
+        return
+    _adjoint_recurrence_kernel[_grid(n), THREADS](
+        alpha, alpha_next, beta_next, beta_after, two, float(gamma), bool(step_alpha), onsite,
+        neighbours, hops, phases, color)
+    _adjoint_outer_kernel[_grid(blocks.shape[0]), THREADS](beta_after, alpha, two, float(weight),
+                                                          blocks)
 
 
 # ---------------------------------------------------------------------- numpy reference

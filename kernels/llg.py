@@ -37,7 +37,8 @@ the same noise in both (J. L. Garcia-Palacios, F. J. Lazaro, Phys. Rev. B 58, 14
 doi:10.1103/PhysRevB.58.14937).
 
 The per-site functions take and return vector components as scalars and touch no arrays, so the
-CPU launchers (numba, ``prange`` over sites) and GPU kernels share them. Launchers of one job
+CPU launchers (numba, ``prange`` over sites) and the CUDA kernels (numba-cuda, one thread per
+site) share them. Launchers of one job
 have one signature on every backend:
 
     <scheme>_predictor_<backend>(spins, field, normals, amplitude, dt, alpha, out)
@@ -53,7 +54,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import cuda, njit, prange
 from numba.extending import register_jitable
 
 
@@ -167,6 +168,114 @@ def heun_corrector_cpu(spins, field, mid, field_mid, normals, amplitude, dt, alp
                                   field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
         out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
                                                      sz + 0.5 * (az + cz))
+
+
+# ---------------------------------------------------------------------- CUDA launchers
+#
+# One thread per site, the same per-site functions as the CPU launchers. A kernel takes no
+# None argument: the launchers pass ``noisy`` (bool) and, when there is no noise, the spins as a
+# stand-in for ``normals`` that the kernel never reads (one kernel per job compiles for both).
+
+@register_jitable
+def noise_flagged(normals, noisy, amplitude, i):
+    """Noise increment b_i = amplitude * normals[i] when ``noisy``, else zero (as noise_at)."""
+    if noisy:
+        return amplitude * normals[i, 0], amplitude * normals[i, 1], amplitude * normals[i, 2]
+    return 0.0, 0.0, 0.0
+
+
+@cuda.jit
+def _sib_predictor_kernel(spins, field, normals, noisy, amplitude, dt, alpha, out):
+    i = cuda.grid(1)
+    if i < spins.shape[0]:
+        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
+        bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
+        px, py, pz = sib_site(sx, sy, sz, sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
+                              bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + px, sy + py, sz + pz)
+
+
+@cuda.jit
+def _sib_corrector_kernel(spins, mid, field_mid, normals, noisy, amplitude, dt, alpha, out):
+    i = cuda.grid(1)
+    if i < spins.shape[0]:
+        bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
+        nx, ny, nz = sib_site(spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1],
+                              mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
+                              bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(nx, ny, nz)
+
+
+@cuda.jit
+def _heun_predictor_kernel(spins, field, normals, noisy, amplitude, dt, alpha, out):
+    i = cuda.grid(1)
+    if i < spins.shape[0]:
+        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
+        bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
+        dx, dy, dz = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
+                                  bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + dx, sy + dy, sz + dz)
+
+
+@cuda.jit
+def _heun_corrector_kernel(spins, field, mid, field_mid, normals, noisy, amplitude, dt, alpha,
+                           out):
+    i = cuda.grid(1)
+    if i < spins.shape[0]:
+        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
+        bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
+        ax, ay, az = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
+                                  bx, by, bz, dt, alpha)
+        cx, cy, cz = ll_increment(mid[i, 0], mid[i, 1], mid[i, 2], field_mid[i, 0],
+                                  field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
+        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
+                                                     sz + 0.5 * (az + cz))
+
+
+#: threads per block of the CUDA launches (one thread per site)
+THREADS = 128
+
+
+def _launch(kernel, n):
+    """``kernel`` configured for n sites, one thread each."""
+    return kernel[(n + THREADS - 1) // THREADS, THREADS]
+
+
+def _noise_args(spins, normals, amplitude):
+    """(normals or a never-read stand-in, noisy, amplitude as float) for the kernels."""
+    if normals is None:
+        return spins, False, 0.0
+    return normals, True, float(amplitude)
+
+
+def sib_predictor_cuda(spins, field, normals, amplitude, dt, alpha, out):
+    """CUDA version of :func:`sib_predictor_cpu` (same arguments; (N, 3) device arrays)."""
+    if spins.shape[0]:
+        _launch(_sib_predictor_kernel, spins.shape[0])(
+            spins, field, *_noise_args(spins, normals, amplitude), float(dt), float(alpha), out)
+
+
+def sib_corrector_cuda(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
+    """CUDA version of :func:`sib_corrector_cpu` (``field`` is not used)."""
+    if spins.shape[0]:
+        _launch(_sib_corrector_kernel, spins.shape[0])(
+            spins, mid, field_mid, *_noise_args(spins, normals, amplitude), float(dt),
+            float(alpha), out)
+
+
+def heun_predictor_cuda(spins, field, normals, amplitude, dt, alpha, out):
+    """CUDA version of :func:`heun_predictor_cpu`."""
+    if spins.shape[0]:
+        _launch(_heun_predictor_kernel, spins.shape[0])(
+            spins, field, *_noise_args(spins, normals, amplitude), float(dt), float(alpha), out)
+
+
+def heun_corrector_cuda(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
+    """CUDA version of :func:`heun_corrector_cpu`."""
+    if spins.shape[0]:
+        _launch(_heun_corrector_kernel, spins.shape[0])(
+            spins, field, mid, field_mid, *_noise_args(spins, normals, amplitude), float(dt),
+            float(alpha), out)
 
 
 # ---------------------------------------------------------------------- numpy reference

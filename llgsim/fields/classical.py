@@ -7,7 +7,8 @@ field and single-ion easy-axis anisotropy.
 (docs/conventions.md, "Hamiltonian": each bond once, J_H,n > 0 antiferromagnetic, K > 0 easy axis).
 Energies and fields in units of t_1. On a periodic lattice smaller than twice a shell's reach two
 offsets may name the same site; the bond is then counted once per offset (lattice.neighbour_table).
-Per-site math, its numpy reference and the numba launcher in ``llgsim.kernels.classical``.
+Per-site math, its numpy reference and the numba and numba-cuda launchers in
+``llgsim.kernels.classical``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class ClassicalSpins(FieldProvider):
     anisotropy : (K, axis)
         E_K = -K sum_i (S_i . e)^2 with e = axis / |axis|; K > 0 easy axis, K < 0 easy plane.
     backend : Backend, or its name ("cpu": numba, parallel over sites; "reference": numpy;
-        "auto") with dtype float64.
+        "cuda": numba-cuda, one thread per site; "auto") with dtype float64.
     """
 
     def __init__(self, lattice: Lattice, heisenberg=(), field=(0.0, 0.0, 0.0),
@@ -75,11 +76,14 @@ class ClassicalSpins(FieldProvider):
         #: (z,) float64 exchange J_H,n of each column of ``neighbours``
         self.couplings = couplings
         self._zeeman = np.array(field)
+        # the kernel's tables on the backend's device, moved once (the same arrays on the host)
+        self._tables = tuple(self.backend.to_device(t) for t in (
+            self.neighbours, self.couplings, self._zeeman, self.axis))
 
     def evaluate(self, spins, field, energy):
         """H = -dE/dS into ``field``; E (float) when ``energy`` (module docstring)."""
-        e = self._kernel(spins, self.neighbours, self.couplings, self._zeeman, self.K, self.axis,
-                         field)
+        neighbours, couplings, zeeman, axis = self._tables
+        e = self._kernel(spins, neighbours, couplings, zeeman, self.K, axis, field)
         return float(e) if energy else None
 
     def memory_bytes(self) -> int:

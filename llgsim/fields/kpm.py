@@ -185,14 +185,15 @@ def block_kernels(backend) -> dict:
     return {job: backend.kernel(_kernels, job) for job in KERNEL_JOBS}
 
 
-def forward_pass(ops, onsite, hops, neighbours, phases, color, n_columns: int, order: int):
-    """Moments mu_m = Tr(R^dagger T_m(X) R), m < M, (M,) float64, and the blocks
+def forward_pass(ops, onsite, hops, neighbours, phases, color, n_columns: int, order: int,
+                 xp=np):
+    """Moments mu_m = Tr(R^dagger T_m(X) R), m < M, (M,) float64 (host), and the blocks
     (T_{M-2}(X) R, T_{M-1}(X) R), each (2N, 2, S) in the dtype of ``onsite``; ``ops`` are
-    the :func:`block_kernels` of a backend."""
+    the :func:`block_kernels` of a backend, ``xp`` its array module (the arrays' device)."""
     dtype = onsite.dtype.type
-    prev = np.empty((len(phases), 2, n_columns), dtype=onsite.dtype)
+    prev = xp.empty((len(phases), 2, n_columns), dtype=onsite.dtype)
     ops["fill_probes"](prev, phases, color)
-    cur = np.zeros_like(prev)
+    cur = xp.zeros_like(prev)
     ops["chebyshev_step"](prev, cur, dtype(1), onsite, neighbours, hops)
     moments = np.empty(order)
     moments[0] = ops["probe_overlap"](prev, phases, color)
@@ -206,15 +207,16 @@ def forward_pass(ops, onsite, hops, neighbours, phases, color, n_columns: int, o
 
 
 def adjoint_pass(ops, gamma, alpha, alpha_next, onsite, hops, neighbours, phases,
-                 color) -> np.ndarray:
+                 color, xp=np):
     """On-site blocks of D = sum_j c'_j beta_j alpha_j^dagger = d Tr(R^dagger G_M(X) R)/dX^T for
     G_M = sum_m gamma_m T_m, given alpha = T_{M-2}(X) R and alpha_next = T_{M-1}(X) R (both are
-    overwritten). Returns (N, 8) float64: (D_00, D_01, D_10, D_11) as (re, im) pairs."""
+    overwritten). Returns (N, 8) float64 in the array module ``xp`` (the arrays' device):
+    (D_00, D_01, D_10, D_11) as (re, im) pairs."""
     order = len(gamma)
     two = onsite.dtype.type(2)
-    blocks = np.zeros((len(color), 8))
-    beta_next = np.zeros_like(alpha)   # beta_{M-1} = 0
-    beta_after = np.zeros_like(alpha)  # beta_M = 0
+    blocks = xp.zeros((len(color), 8))
+    beta_next = xp.zeros_like(alpha)   # beta_{M-1} = 0
+    beta_after = xp.zeros_like(alpha)  # beta_M = 0
     for j in range(order - 2, -1, -1):
         ops["adjoint_step"](alpha, alpha_next, beta_next, beta_after, two, float(gamma[j + 1]),
                               2.0 if j > 0 else 1.0, j > 0, onsite, neighbours, hops, phases,
@@ -249,8 +251,11 @@ class KPM(FieldProvider):
         ``model.spectral_bound()``, widened by ANALYTIC_MARGIN. "lanczos": per call, the Lanczos
         extremes widened by LANCZOS_MARGIN of the width, clipped to +-B. (lo, hi): fixed bounds,
         checked on every call against a Lanczos estimate (InputError if it lies outside).
-    backend : Backend or its name ("cpu": numba block kernels; "reference": numpy; "auto")
-        Where the block mat-vecs run and the spins and fields of :meth:`evaluate` live.
+    backend : Backend or its name ("cpu": numba block kernels; "reference": numpy; "cuda":
+        numba-cuda block kernels on the GPU's arrays; "auto")
+        Where the block mat-vecs run and the spins and fields of :meth:`evaluate` live; the
+        moments, coefficients and the mu solve stay on the host (M numbers), the (N, 8) on-site
+        blocks come back to the host once per call.
     precision : "single" or "double"
         Float type of the Chebyshev blocks (float32 halves memory traffic; moments, coefficients
         and on-site blocks are accumulated in float64 either way).
@@ -292,8 +297,9 @@ class KPM(FieldProvider):
         self._dtype = _PRECISIONS[precision]
         self.backend = as_backend(backend)
         self._ops = block_kernels(self.backend)
-        self._color = probe_colors(lat, self.colors)
-        self._neighbours = model.neighbours.astype(np.int32)
+        # index tables on the backend's device, moved once
+        self._color = self.backend.to_device(probe_colors(lat, self.colors))
+        self._neighbours = self.backend.to_device(model.neighbours.astype(np.int32))
 
     @property
     def n_columns(self) -> int:
@@ -319,12 +325,16 @@ class KPM(FieldProvider):
         return self.bounds
 
     def _raw_apply(self, onsite, hops):
-        neighbours = self._neighbours
+        """The product with h for host vectors v (2N,) complex, on the backend's device (host
+        onsite and hops, as :func:`scaled_blocks` returns them, are moved there once)."""
+        b, neighbours = self.backend, self._neighbours
+        onsite, hops = b.to_device(onsite), b.to_device(hops)
 
         def apply(v):
-            x = np.ascontiguousarray(np.stack([v.real, v.imag], axis=1)[:, :, None])
-            out = np.zeros_like(x)
+            x = b.to_device(np.ascontiguousarray(np.stack([v.real, v.imag], axis=1)[:, :, None]))
+            out = b.xp.zeros_like(x)
             self._ops["chebyshev_step"](x, out, np.float64(1), onsite, neighbours, hops)
+            out = out if isinstance(out, np.ndarray) else b.to_host(out)
             return out[:, 0, 0] + 1j * out[:, 1, 0]
 
         return apply
@@ -343,10 +353,12 @@ class KPM(FieldProvider):
         model, order = self.model, self.order
         lo, hi = self.spectral_bounds(s)
         a, b = (hi - lo) / 2, (hi + lo) / 2
-        onsite, hops = scaled_blocks(model, s, b, a, self._dtype)
-        phases = random_phases(self._probe_generator(s), self.n_sites, self._dtype)
+        dev = self.backend
+        onsite, hops = (dev.to_device(t) for t in scaled_blocks(model, s, b, a, self._dtype))
+        phases = dev.to_device(random_phases(self._probe_generator(s), self.n_sites, self._dtype))
         moments, alpha, alpha_next = forward_pass(self._ops, onsite, hops, self._neighbours,
-                                                  phases, self._color, self.n_columns, order)
+                                                  phases, self._color, self.n_columns, order,
+                                                  xp=dev.xp)
         kT = effective_smearing(model.kT, a, order)
         energies = b + a * chebyshev_nodes(quadrature_size(order, a, kT))
         damping = jackson_kernel(order)
@@ -361,7 +373,8 @@ class KPM(FieldProvider):
         if model.filling is not None:
             energy += mu * model.n_electrons
         d = adjoint_pass(self._ops, gamma, alpha, alpha_next, onsite, hops, self._neighbours,
-                         phases, self._color) / a
+                         phases, self._color, xp=dev.xp)
+        d = (d if isinstance(d, np.ndarray) else dev.to_host(d)) / a
         field = model.J * np.stack([d[:, 2] + d[:, 4], d[:, 5] - d[:, 3], d[:, 0] - d[:, 6]],
                                    axis=1)
         return ElectronSolution(energy, field, d[:, 0] + d[:, 6], float(mu))

@@ -119,7 +119,7 @@ def test_describe_rebuilds_the_provider():
     dict(heisenberg=("a",)), dict(field=(0.0, 1.0)), dict(field=(0.0, 0.0, float("inf"))),
     dict(anisotropy=0.5), dict(anisotropy=(0.5, (0.0, 0.0, 0.0))),
     dict(anisotropy=(float("nan"), (0.0, 0.0, 1.0))), dict(anisotropy=(0.5, (1.0, 0.0))),
-    dict(backend="cuda"),
+    dict(backend="tpu"),
 ])
 def test_bad_input_is_refused(change):
     args = dict(lattice=Lattice.square(3), **FULL)
