@@ -72,11 +72,7 @@ class GenericStepper:
     """
 
     def __init__(self, scheme: str, provider, dt: float, alpha: float, seed: int):
-        if scheme not in SCHEMES:
-            raise InputError("scheme", scheme, f"one of {list(SCHEMES)}")
-        check_parameters(dt, alpha, 0.0)
-        if not (is_real(seed) and int(seed) == seed and 0 <= seed < 2 ** 64):
-            raise InputError("seed", seed, "an integer in [0, 2^64)")
+        check_stepper(scheme, dt, alpha, seed)
         self.scheme, self.provider = scheme, provider
         self.dt, self.alpha, self.seed = float(dt), float(alpha), int(seed)
         self.backend = b = provider.backend
@@ -124,6 +120,7 @@ class GenericStepper:
 def make_stepper(scheme: str, provider, dt: float, alpha: float, seed: int):
     """The provider's fused step for ``scheme`` where it offers one (FieldProvider.stepper),
     else a :class:`GenericStepper`."""
+    check_stepper(scheme, dt, alpha, seed)
     fused = provider.stepper(scheme, dt, alpha, seed)
     return fused if fused is not None else GenericStepper(scheme, provider, dt, alpha, seed)
 
@@ -165,6 +162,16 @@ def _one_step(scheme, spins, provider, dt, alpha, kT, normals) -> StepResult:
     out = backend.empty(s.shape)
     energy = stepper.step_with(s, normals, noise_amplitude(alpha, kT, dt), True, out)
     return StepResult(out, energy, stepper.field)
+
+
+def check_stepper(scheme, dt, alpha, seed) -> None:
+    """One-line InputError unless the scheme is known, dt > 0, alpha >= 0 and the seed is an
+    integer in [0, 2^64)."""
+    if scheme not in SCHEMES:
+        raise InputError("scheme", scheme, f"one of {list(SCHEMES)}")
+    check_parameters(dt, alpha, 0.0)
+    if not (is_real(seed) and int(seed) == seed and 0 <= seed < 2 ** 64):
+        raise InputError("seed", seed, "an integer in [0, 2^64)")
 
 
 def check_parameters(dt, alpha, kT) -> None:

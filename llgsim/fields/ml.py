@@ -90,6 +90,15 @@ class MLField(FieldProvider):
         np.copyto(field, h.numpy())
         return float(e) if energy else None
 
+    def stepper(self, scheme: str, dt: float, alpha: float, seed: int):
+        """cpu/cuda: the fused ML step (llgsim.fields.ml_step); reference: None (the generic
+        step drives the torch model)."""
+        if self._tiles is None:
+            return None
+        from .ml_step import FusedMLStepper
+
+        return FusedMLStepper(scheme, self, dt, alpha, seed)
+
     def site_energies(self, spins) -> np.ndarray:
         """eps_i (N,) in the provider's dtype (evaluated by the torch model)."""
         import torch

@@ -52,7 +52,8 @@ class TiledNetwork:
         self.n_sites, self.tile = n, min(tile or TILE_SITES[backend.name], n)
         index = lambda a: backend.to_device(np.asarray(a, dtype=np.int32))  # noqa: E731
         lattice = descriptor.lattice
-        self._offsets = (index(tb.offsets), lattice.Lx, lattice.Ly)
+        #: (offsets (M, 2) int32, Lx, Ly): the site indexing of the kernels
+        self.geometry = (index(tb.offsets), lattice.Lx, lattice.Ly)
         self._pairs, self._triangles = index(tb.pairs), index(tb.triangles)
         self._blocks = (index(tb.a1_index), index(tb.block_index),
                         backend.asarray(tb.block_weight), index(tb.block_ref),
@@ -76,8 +77,10 @@ class TiledNetwork:
         self._shapes = dict(m=len(tb.offsets), n_inv=len(tb.pairs) + len(tb.triangles),
                             n_comp=len(tb.comp_index), n_ref=len(tb.ref_index),
                             n_features=descriptor.n_features, layout=layout)
-        self._g = xp.zeros((len(tb.offsets), 3, n), dtype=dtype)
-        self._parallel = xp.zeros(n, dtype=dtype)
+        #: d eps_i / d u at each slot, (M, 3, N), and the parallel fields h (N,) of the last
+        #: :meth:`gradients`
+        self.g = xp.zeros((len(tb.offsets), 3, n), dtype=dtype)
+        self.parallel = xp.zeros(n, dtype=dtype)
         self._ops = {job: backend.kernel(_kernels, job) for job in (
             "invariants", "sparse_map", "sparse_map_transposed", "combine", "combine_backward",
             "invariants_backward", "field")}
@@ -109,13 +112,21 @@ class TiledNetwork:
 
     def memory_bytes(self) -> int:
         """Bytes of the arrays this evaluator holds (g, h and the tile work rows)."""
-        arrays = [self._g, self._parallel]
+        arrays = [self.g, self.parallel]
         arrays += [flat for work in self._work for _, flat in work.values()]
         return int(sum(a.nbytes for a in arrays))
 
     def evaluate(self, spins, field, energy: bool):
-        """H = -dE/dS into ``field`` (N, 3); E (float) when ``energy`` (the tiles' sums added
-        in tile order, whatever worker computed them)."""
+        """H = -dE/dS into ``field`` (N, 3); E (float) when ``energy``."""
+        e = self.gradients(spins, energy)
+        self._ops["field"](spins, *self.geometry, self.g, self.parallel, field)
+        return e
+
+    def gradients(self, spins, energy: bool):
+        """Steps 1-4 of every tile: :attr:`g` and :attr:`parallel` of ``spins``, from which a
+        gather (kernels/descriptor.py, or the fused steps of kernels/ml_step.py) makes the
+        field; E (float) when ``energy`` (the tiles' sums added in tile order, whatever worker
+        computed them), else None."""
         starts = range(0, self.n_sites, self.tile)
 
         def tile(k, worker):
@@ -127,11 +138,10 @@ class TiledNetwork:
             # spins and gives finite differences off them the parallel field
             s = spins[start:start + len(eps)]
             norm = self.xp.sqrt((s * s).sum(axis=1))
-            h = self._parallel[start:start + len(eps)]
+            h = self.parallel[start:start + len(eps)]
             return float(eps.sum(dtype=np.float64) - (h * (norm - 1)).sum(dtype=np.float64))
 
         sums = self._workers.map(tile, len(starts))
-        self._ops["field"](spins, *self._offsets, self._g, self._parallel, field)
         return float(sum(sums)) if energy else None
 
     def _tile(self, work: dict, spins, start: int, n: int):
@@ -140,7 +150,7 @@ class TiledNetwork:
         rows = lambda name: self._rows(work, name, n)  # noqa: E731
         q, c, r, x = (rows(k) for k in ("q", "c", "r", "x"))
         loc = rows("loc").reshape(3, self._shapes["m"], n)
-        ops["invariants"](spins, *self._offsets, start, self._pairs, self._triangles, loc, q)
+        ops["invariants"](spins, *self.geometry, start, self._pairs, self._triangles, loc, q)
         ops["sparse_map"](*self._comp, q, c)
         ops["sparse_map"](*self._ref, c, r)
         ops["combine"](c, r, *self._blocks, x)
@@ -164,7 +174,7 @@ class TiledNetwork:
             outputs.append((w @ a)[0] + b[0, 0])
             if net == 0:
                 energy_rows = kept
-        eps, self._parallel[start:start + n] = outputs
+        eps, self.parallel[start:start + n] = outputs
         # d eps / dG: back through the energy network (the gradient of each layer overwrites
         # its pre-activations z, no longer needed; dG overwrites the features x)
         layers = self._layers[0]
@@ -181,5 +191,5 @@ class TiledNetwork:
         ops["sparse_map_transposed"](*self._ref, dr, dc)
         q[...] = 0  # dq overwrites q (no longer needed)
         ops["sparse_map_transposed"](*self._comp, dc, q)
-        ops["invariants_backward"](loc, self._pairs, self._triangles, q, start, self._g)
+        ops["invariants_backward"](loc, self._pairs, self._triangles, q, start, self.g)
         return eps
