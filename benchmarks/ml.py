@@ -6,7 +6,9 @@ for llgsim's models and for the peer design of docs/physics.md, section 3.3, wit
 
 Designs (all with random weights; the cost does not depend on their values):
 * llgsim square / triangular: default descriptor (llgsim.ml.descriptor) and a 64-64 SiLU MLP,
-  through the MLField provider on the "cpu" backend (energy_and_field: numpy in, numpy out).
+  through the MLField provider on the "reference" backend (the torch model; energy_and_field:
+  numpy in, numpy out). The hand-written kernels of the "cpu" and "cuda" backends are timed by
+  ``llgsim bench``.
 * peer (ZC21 design, REPO-DE): 88 neighbours within radius sqrt 26 on the square lattice,
   554 features = 88 centre bond products + 378 neighbour-neighbour bond products + 88 plaquette
   chiralities, MLP 554-1024-512-256-128-64-1 ReLU. Which 378 pairs and 88 triangles the
@@ -110,7 +112,7 @@ def llgsim_model(kind: str, lattice: Lattice, dtype: str, folder: Path) -> MLFie
     if not path.exists():
         model = BehlerParrinello(Descriptor(Lattice.from_kind(kind, 10)), hidden=HIDDEN)
         model.save(path, {}, training_data_hash="", metrics={})
-    return MLField(path, lattice, dtype=dtype, backend="cpu")
+    return MLField(path, lattice, dtype=dtype, backend="reference")
 
 
 def seconds_per_evaluation(provider, spins, repeats: int) -> tuple[float, float]:

@@ -203,20 +203,21 @@ class Workers:
         self._blas = None
 
     def map(self, fn, n: int) -> list:
-        if self.count == 1:
-            return [fn(k, 0) for k in range(n)]
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
+        if self._blas is None:
             from threadpoolctl import ThreadpoolController
 
-            self._pool = ThreadPoolExecutor(self.count, initializer=_one_numba_thread)
             self._blas = ThreadpoolController()
-
-        def run(worker):
-            return [(k, fn(k, worker)) for k in range(worker, n, self.count)]
-
         with self._blas.limit(limits=1, user_api="blas"):
+            if self.count == 1:  # the caller's thread (its numba kernels are serial)
+                return [fn(k, 0) for k in range(n)]
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.count, initializer=_one_numba_thread)
+
+            def run(worker):
+                return [(k, fn(k, worker)) for k in range(worker, n, self.count)]
+
             done = list(self._pool.map(run, range(self.count)))
         return [result for _, result in sorted(pair for part in done for pair in part)]
 

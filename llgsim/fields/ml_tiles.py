@@ -32,6 +32,10 @@ from ..kernels import descriptor as _kernels
 #: sites per tile by backend: the work rows of a tile hold ~2 k numbers per site, a few MB per
 #: CPU worker (near its caches) and ~0.5 GB in float32 on a GPU (enough sites to fill it)
 TILE_SITES = {"cpu": 4096, "cuda": 65536}
+#: CPU lattices smaller than MIN_TILES full tiles are cut into MIN_TILES tiles of at least
+#: SMALL_TILE sites, so that every core has work (the tiling depends on N only, never on the
+#: thread count: the energy's tile sums stay in one order)
+MIN_TILES, SMALL_TILE = 2, 1024
 
 
 class TiledNetwork:
@@ -41,7 +45,8 @@ class TiledNetwork:
     meta       : its metadata (network layout and activation).
     descriptor : llgsim.ml.descriptor.Descriptor on the lattice of the run.
     backend    : llgsim.backend.Backend ("cpu" or "cuda").
-    tile       : sites per tile; None: TILE_SITES of the backend.
+    tile       : sites per tile; None: TILE_SITES of the backend (on the CPU, smaller tiles
+                 for small lattices: MIN_TILES).
     """
 
     def __init__(self, arrays: dict, meta: dict, descriptor, backend, tile: int | None = None):
@@ -49,7 +54,11 @@ class TiledNetwork:
         self.backend, self.xp = backend, xp
         tb = descriptor.tables
         n = descriptor.lattice.n_sites
-        self.n_sites, self.tile = n, min(tile or TILE_SITES[backend.name], n)
+        if tile is None:
+            tile = TILE_SITES[backend.name]
+            if backend.name == "cpu":
+                tile = min(tile, max(SMALL_TILE, -(-n // MIN_TILES)))
+        self.n_sites, self.tile = n, min(tile, n)
         index = lambda a: backend.to_device(np.asarray(a, dtype=np.int32))  # noqa: E731
         lattice = descriptor.lattice
         #: (offsets (M, 2) int32, Lx, Ly): the site indexing of the kernels

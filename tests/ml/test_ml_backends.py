@@ -142,18 +142,22 @@ def test_two_evaluations_are_bitwise_equal(model_path, backend):
 
 @needs_cuda
 @pytest.mark.parametrize("scheme", ["sib", "heun"])
-def test_short_trajectory_agrees_between_cpu_and_cuda(model_path, scheme):
-    """Five noisy steps (kT = 0.1, alpha = 0.1, dt = 0.05) driven by the ML field, float64, on
-    each backend: the same Philox noise and the same model, so the spins agree to round-off
-    (ROUND_OFF_64: 5 steps of a map with Lipschitz constant ~1)."""
-    kind, path = model_path
+def test_short_trajectory_agrees_between_cpu_and_cuda(tmp_path, scheme):
+    """Three noisy steps (kT = 0.1, alpha = 0.1, dt = 0.05) driven by a square-lattice ML
+    field, float64, on each backend: the same Philox noise and the same model, so the spins
+    agree to round-off (ROUND_OFF_64: 3 steps of a map with Lipschitz constant ~1). (One
+    lattice kind: the simulator takes ~20 s per step; the kernels' parity on both kinds is
+    tested above.)"""
+    from conftest import write_random_model
+
+    kind, path = "square", write_random_model(tmp_path / "square.safetensors", "square")
     lattice = _lattice(kind)
     spins = {}
     for name in ("cpu", "cuda"):
         ml = MLField(path, lattice, "float64", name)
         stepper = make_stepper(scheme, ml, dt=0.05, alpha=0.1, seed=12)
         s = ml.backend.asarray(random_spins(lattice, 8))
-        for step in range(5):
+        for step in range(3):
             s, _ = stepper.advance(s, step, 0.1, False)
         spins[name] = ml.backend.to_host(s)
     assert np.abs(spins["cpu"] - random_spins(lattice, 8)).max() > 1e-2  # the spins moved
@@ -166,11 +170,14 @@ def test_short_trajectory_agrees_between_cpu_and_cuda(model_path, scheme):
 def test_fused_step_equals_the_generic_step_bit_for_bit(model_path, backend, dtype, scheme):
     """The ML field's own step (field gather, Philox noise and update fused per site) runs the
     generic step's per-site functions in the same order on the same rounded numbers, with and
-    without noise: every spin and energy is bitwise equal."""
+    without noise: every spin and energy is bitwise equal. (Under the simulator, ~6 s a step:
+    the square lattice only, and Heun in float64 only.)"""
     from llgsim.dynamics import GenericStepper
     from llgsim.fields.ml_step import FusedMLStepper
 
     kind, path = model_path
+    if backend == "cuda" and (kind != "square" or (scheme, dtype) == ("heun", "float32")):
+        pytest.skip("simulated cuda: the square lattice, and Heun in float64, cover the kernels")
     lattice = _lattice(kind)
     ml = MLField(path, lattice, dtype, backend)
     fused = make_stepper(scheme, ml, dt=0.05, alpha=0.3, seed=7)
@@ -178,7 +185,7 @@ def test_fused_step_equals_the_generic_step_bit_for_bit(model_path, backend, dty
     generic = GenericStepper(scheme, ml, dt=0.05, alpha=0.3, seed=7)
     a = ml.backend.asarray(random_spins(lattice, 9))
     b = a.copy()
-    for step, kT in enumerate((0.2, 0.0, 0.2)):
+    for step, kT in enumerate((0.2, 0.0)):
         a, ea = fused.advance(a, step, kT, True)
         b, eb = generic.advance(b, step, kT, True)
         assert ea == eb
