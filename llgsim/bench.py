@@ -19,7 +19,7 @@ Tables (each printed as markdown, with machine, date and load):
   ``ed_max`` and beyond that extrapolated by the power law fitted to the measured sizes
   (marked "fit"). Ratios are to ED.
 * ``memory``: the peak resident memory of an ``llgsim run`` of a 1000 x 1000 (10^6-spin) ML run
-  in float32, two steps, in a child process (its own ru_maxrss).
+  in float32, two steps, in a child process (its VmHWM, Linux).
 
 Timings are the best of ``repeats`` after a warm-up (which also compiles the kernels);
 a shared machine inflates them, never deflates.
@@ -214,21 +214,23 @@ frame_precision = "float32"
 
 def run_memory(L: int, backend: str) -> dict:
     """Peak resident bytes of ``llgsim run`` of an L x L float32 ML run of two steps (a child
-    process: its own ru_maxrss), with its wall time."""
+    process: its VmHWM), with its wall time."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "memory.toml"
         config.write_text(MEMORY_CONFIG.format(backend=backend, L=L, model=MODEL, dt=DT,
                                                alpha=ALPHA, kT=KT, path=Path(tmp) / "run.h5"))
-        code = ("import resource, sys\n"
+        # VmHWM: the peak resident set of the child's own address space (ru_maxrss would
+        # start from the parent's resident set at the fork)
+        code = ("import sys\n"
                 "from llgsim.cli import app\n"
                 "try:\n    app(sys.argv[1:], standalone_mode=False)\n"
-                "finally:\n    print('maxrss', resource.getrusage(resource.RUSAGE_SELF)"
-                ".ru_maxrss)\n")
+                "finally:\n    print(next(line for line in open('/proc/self/status')"
+                " if line.startswith('VmHWM')))\n")
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", code, "run", str(config)],
                              capture_output=True, text=True, check=True).stdout
         wall = time.perf_counter() - start
-    kb = int(next(line.split()[1] for line in out.splitlines() if line.startswith("maxrss")))
+    kb = int(next(line.split()[1] for line in out.splitlines() if line.startswith("VmHWM")))
     return {"L": L, "N": L * L, "backend": backend, "peak_rss_bytes": 1024 * kb,
             "wall_s": wall}
 
