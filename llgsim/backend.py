@@ -133,7 +133,7 @@ def get_backend(name: str = "auto", dtype: str = "float64") -> Backend:
         raise InputError("backend", name, f"one of {list(BACKEND_NAMES)}")
     if dtype not in DTYPES:
         raise InputError("dtype", dtype, f"one of {list(DTYPES)}")
-    gpu = _gpu()
+    gpu = gpu_device()
     if name == "cuda" or (name == "auto" and gpu is not None and gpu != SIMULATOR):
         if gpu is None:
             raise InputError("backend", name, "'cpu', 'reference' or 'auto': no CUDA GPU with "
@@ -148,7 +148,7 @@ SIMULATOR = "numba CUDA simulator"
 
 
 @functools.cache
-def _gpu() -> str | None:
+def gpu_device() -> str | None:
     """The name of the GPU the "cuda" backend runs on: SIMULATOR under NUMBA_ENABLE_CUDASIM=1,
     the device's name where a real GPU, its driver and CuPy are usable, else None."""
     try:

@@ -245,7 +245,7 @@ def bench(tables: str = typer.Option(",".join(TABLES), help="Comma-separated tab
     """Measure the ML field, ML-driven LLG, ED and KPM on this machine and print the tables
     (llgsim.bench; BENCHMARKS.md)."""
     from . import bench as b
-    from .backend import DTYPES, _gpu, SIMULATOR
+    from .backend import DTYPES, gpu_device, SIMULATOR
 
     with _one_line_errors():
         chosen = tables.split(",")
@@ -253,7 +253,7 @@ def bench(tables: str = typer.Option(",".join(TABLES), help="Comma-separated tab
             if t not in TABLES:
                 raise InputError("--tables", tables, f"a comma-separated subset of {list(TABLES)}")
         l_sizes = _integers("--speedup-sizes", speedup_sizes)
-        gpu = _gpu()
+        gpu = gpu_device()
         fast = ["cpu"] + (["cuda"] if gpu not in (None, SIMULATOR) else [])
         n_sizes = (_integers("--sizes", sizes) if sizes else
                    [10 ** k for k in range(3, 9 if "cuda" in fast else 7)])

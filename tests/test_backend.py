@@ -91,9 +91,9 @@ def test_backend_names_and_refusals():
 
 def test_cuda_is_refused_in_one_line_without_a_gpu():
     """Without the simulator and without a GPU (CI), "cuda" is refused and "auto" is "cpu"."""
-    code = ("from llgsim.backend import get_backend, _gpu\n"
+    code = ("from llgsim.backend import get_backend, gpu_device\n"
             "from llgsim import InputError\n"
-            "if _gpu() is not None: print('gpu'); raise SystemExit\n"
+            "if gpu_device() is not None: print('gpu'); raise SystemExit\n"
             "print(get_backend('auto').name)\n"
             "try:\n    get_backend('cuda')\nexcept InputError as e:\n    print(e)\n")
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}

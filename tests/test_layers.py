@@ -23,7 +23,7 @@ LAYERS = [
     ["llgsim.run.runfile", "llgsim.run.ownership", "llgsim.run.probe",
      "llgsim.run.recorders"],
     ["llgsim.run"],
-    ["llgsim.learn"],
+    ["llgsim.learn", "llgsim.bench"],
     ["llgsim.cli"],
 ]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from llgsim import Lattice
-from llgsim.backend import _gpu, get_backend
+from llgsim.backend import gpu_device, get_backend
 from llgsim.dynamics import make_stepper
 from llgsim.fields import MLField
 from llgsim.fields.ml_tiles import TiledNetwork
@@ -31,7 +31,7 @@ TOLERANCES = {"float64": (ROUND_OFF_64, ROUND_OFF_64), "float32": (FLOAT32_FIELD
 
 # the cuda cases run under numba's CUDA simulator (conftest), or on a real GPU with
 # NUMBA_ENABLE_CUDASIM=0
-needs_cuda = pytest.mark.skipif(_gpu() is None, reason="no CUDA: neither the simulator "
+needs_cuda = pytest.mark.skipif(gpu_device() is None, reason="no CUDA: neither the simulator "
                                      "nor a GPU with CuPy")
 
 

@@ -1,6 +1,10 @@
 """Config validation and building: every refusal is one InputError naming the key path, value
 and rule."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -137,9 +141,24 @@ def test_moved_key_names_its_replacement():
                        "top-level key backend (before the first [table])")
 
 
-def test_cuda_backend_is_a_one_line_refusal_until_its_kernels_land():
-    message = refusal('backend = "cuda"\n' + BASE)
-    assert message.startswith("backend = 'cuda': expected 'cpu', 'reference' or 'auto'")
+def test_cuda_backend_builds_where_cuda_runs_and_is_refused_in_one_line_elsewhere():
+    """Under numba's CUDA simulator (this test process) a "cuda" config builds on the simulated
+    device; without the simulator and without a GPU (CI's child process) it is refused."""
+    built = build(parse_config('backend = "cuda"\n' + BASE))
+    assert built.stepper.backend.name == "cuda" and built.stepper.backend.simulated
+    code = ("import sys\nfrom llgsim.backend import gpu_device\n"
+            "from llgsim.errors import InputError\nfrom llgsim.run.build import build\n"
+            "from llgsim.run.schema import parse_config\n"
+            "if gpu_device() is not None: print('gpu'); raise SystemExit\n"
+            "try:\n    build(parse_config(sys.stdin.read()))\n"
+            "except InputError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], input='backend = "cuda"\n' + BASE,
+                         env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    if out == "gpu":
+        pytest.skip("a real GPU is present: nothing to refuse")
+    assert out.startswith("backend = 'cuda': expected 'cpu', 'reference' or 'auto'")
+    assert "\n" not in out
 
 
 def test_resumable_difference_ignores_run_length_only():
