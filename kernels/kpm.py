@@ -125,36 +125,6 @@ def probe_overlap_cpu(x, phases, color):
     return total
 
 
-@njit(cache=True, inline="always")
-def _site_outer(beta, alpha, i, zero, weight, blocks):
-    """blocks[i] += weight * sum_p beta[2i+s, p] conj(alpha[2i+s', p]) for s, s' in {0, 1}.
-
-    blocks (N, 8) float64 holds (D_00, D_01, D_10, D_11) as (re, im) pairs; the column sums run
-    in the blocks' own precision (``zero`` of that dtype starts them)."""
-    b0 = beta[2 * i]
-    b1 = beta[2 * i + 1]
-    a0 = alpha[2 * i]
-    a1 = alpha[2 * i + 1]
-    r00 = i00 = r01 = i01 = r10 = i10 = r11 = i11 = zero
-    for p in range(beta.shape[2]):
-        r00 += b0[0, p] * a0[0, p] + b0[1, p] * a0[1, p]
-        i00 += b0[1, p] * a0[0, p] - b0[0, p] * a0[1, p]
-        r01 += b0[0, p] * a1[0, p] + b0[1, p] * a1[1, p]
-        i01 += b0[1, p] * a1[0, p] - b0[0, p] * a1[1, p]
-        r10 += b1[0, p] * a0[0, p] + b1[1, p] * a0[1, p]
-        i10 += b1[1, p] * a0[0, p] - b1[0, p] * a0[1, p]
-        r11 += b1[0, p] * a1[0, p] + b1[1, p] * a1[1, p]
-        i11 += b1[1, p] * a1[0, p] - b1[0, p] * a1[1, p]
-    blocks[i, 0] += weight * r00
-    blocks[i, 1] += weight * i00
-    blocks[i, 2] += weight * r01
-    blocks[i, 3] += weight * i01
-    blocks[i, 4] += weight * r10
-    blocks[i, 5] += weight * i10
-    blocks[i, 6] += weight * r11
-    blocks[i, 7] += weight * i11
-
-
 @njit(cache=True, parallel=True, fastmath=True)
 def adjoint_step_cpu(alpha, alpha_next, beta_next, beta_after, two, gamma, weight, step_alpha,
                  onsite, neighbours, hops, phases, color, blocks):
@@ -177,7 +147,7 @@ def adjoint_step_cpu(alpha, alpha_next, beta_next, beta_after, two, gamma, weigh
             p = 2 * color[i] + s
             beta_after[2 * i + s, 0, p] += gamma * phases[2 * i + s, 0]
             beta_after[2 * i + s, 1, p] += gamma * phases[2 * i + s, 1]
-        _site_outer(beta_after, alpha, i, two - two, weight, blocks)
+        site_outer_add(beta_after, alpha, i, two - two, weight, blocks)
         if step_alpha:
             _site_recurrence(alpha, alpha_next, i, two, onsite, neighbours, hops)
 
@@ -277,21 +247,24 @@ def _adjoint_recurrence_kernel(alpha, alpha_next, beta_next, beta_after, two, ga
 
 @register_jitable
 def site_outer_add(beta, alpha, i, zero, weight, blocks):
-    """:func:`_site_outer` with explicit indices (the same sums in the same order)."""
+    """blocks[i] += weight * sum_p beta[2i+s, p] conj(alpha[2i+s', p]) for s, s' in {0, 1}.
+
+    blocks (N, 8) float64 holds (D_00, D_01, D_10, D_11) as (re, im) pairs; the column sums run
+    in the blocks' own precision (``zero`` of that dtype starts them)."""
+    b0 = beta[2 * i]
+    b1 = beta[2 * i + 1]
+    a0 = alpha[2 * i]
+    a1 = alpha[2 * i + 1]
     r00 = i00 = r01 = i01 = r10 = i10 = r11 = i11 = zero
     for p in range(beta.shape[2]):
-        b0r, b0i = beta[2 * i, 0, p], beta[2 * i, 1, p]
-        b1r, b1i = beta[2 * i + 1, 0, p], beta[2 * i + 1, 1, p]
-        a0r, a0i = alpha[2 * i, 0, p], alpha[2 * i, 1, p]
-        a1r, a1i = alpha[2 * i + 1, 0, p], alpha[2 * i + 1, 1, p]
-        r00 += b0r * a0r + b0i * a0i
-        i00 += b0i * a0r - b0r * a0i
-        r01 += b0r * a1r + b0i * a1i
-        i01 += b0i * a1r - b0r * a1i
-        r10 += b1r * a0r + b1i * a0i
-        i10 += b1i * a0r - b1r * a0i
-        r11 += b1r * a1r + b1i * a1i
-        i11 += b1i * a1r - b1r * a1i
+        r00 += b0[0, p] * a0[0, p] + b0[1, p] * a0[1, p]
+        i00 += b0[1, p] * a0[0, p] - b0[0, p] * a0[1, p]
+        r01 += b0[0, p] * a1[0, p] + b0[1, p] * a1[1, p]
+        i01 += b0[1, p] * a1[0, p] - b0[0, p] * a1[1, p]
+        r10 += b1[0, p] * a0[0, p] + b1[1, p] * a0[1, p]
+        i10 += b1[1, p] * a0[0, p] - b1[0, p] * a0[1, p]
+        r11 += b1[0, p] * a1[0, p] + b1[1, p] * a1[1, p]
+        i11 += b1[1, p] * a1[0, p] - b1[0, p] * a1[1, p]
     blocks[i, 0] += weight * r00
     blocks[i, 1] += weight * i00
     blocks[i, 2] += weight * r01

@@ -248,34 +248,33 @@ def _noise_args(spins, normals, amplitude):
     return normals, True, float(amplitude)
 
 
+def _step_cuda(kernel, spins, arrays, normals, amplitude, dt, alpha, out):
+    """Launch a predictor or corrector kernel on the sites of ``spins``."""
+    if spins.shape[0]:
+        _launch(kernel, spins.shape[0])(spins, *arrays, *_noise_args(spins, normals, amplitude),
+                                        float(dt), float(alpha), out)
+
+
 def sib_predictor_cuda(spins, field, normals, amplitude, dt, alpha, out):
     """CUDA version of :func:`sib_predictor_cpu` (same arguments; (N, 3) device arrays)."""
-    if spins.shape[0]:
-        _launch(_sib_predictor_kernel, spins.shape[0])(
-            spins, field, *_noise_args(spins, normals, amplitude), float(dt), float(alpha), out)
+    _step_cuda(_sib_predictor_kernel, spins, (field,), normals, amplitude, dt, alpha, out)
 
 
 def sib_corrector_cuda(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
     """CUDA version of :func:`sib_corrector_cpu` (``field`` is not used)."""
-    if spins.shape[0]:
-        _launch(_sib_corrector_kernel, spins.shape[0])(
-            spins, mid, field_mid, *_noise_args(spins, normals, amplitude), float(dt),
-            float(alpha), out)
+    _step_cuda(_sib_corrector_kernel, spins, (mid, field_mid), normals, amplitude, dt, alpha,
+               out)
 
 
 def heun_predictor_cuda(spins, field, normals, amplitude, dt, alpha, out):
     """CUDA version of :func:`heun_predictor_cpu`."""
-    if spins.shape[0]:
-        _launch(_heun_predictor_kernel, spins.shape[0])(
-            spins, field, *_noise_args(spins, normals, amplitude), float(dt), float(alpha), out)
+    _step_cuda(_heun_predictor_kernel, spins, (field,), normals, amplitude, dt, alpha, out)
 
 
 def heun_corrector_cuda(spins, field, mid, field_mid, normals, amplitude, dt, alpha, out):
     """CUDA version of :func:`heun_corrector_cpu`."""
-    if spins.shape[0]:
-        _launch(_heun_corrector_kernel, spins.shape[0])(
-            spins, field, mid, field_mid, *_noise_args(spins, normals, amplitude), float(dt),
-            float(alpha), out)
+    _step_cuda(_heun_corrector_kernel, spins, (field, mid, field_mid), normals, amplitude, dt,
+               alpha, out)
 
 
 # ---------------------------------------------------------------------- numpy reference
