@@ -87,11 +87,26 @@ def side(n_sites: int) -> int:
     return max(1, round(math.sqrt(n_sites)))
 
 
+def seconds_per_step(provider, lattice, repeats: int) -> float:
+    """Best wall time of one SIB step (:func:`llgsim.dynamics.make_stepper`: the provider's
+    fused step where it has one) at kT > 0 from random spins, energy not requested."""
+    from .dynamics import make_stepper
+    from .states import random_spins
+
+    stepper = make_stepper("sib", provider, DT, ALPHA, seed=0)
+    state = {"spins": provider.backend.asarray(random_spins(lattice, 1)), "step": 0}
+
+    def step():
+        state["spins"], _ = stepper.advance(state["spins"], state["step"], KT, False)
+        state["step"] += 1
+
+    return best_seconds(step, repeats, provider.backend.synchronize)
+
+
 def ml_rows(backends, dtypes, sizes, repeats: int, max_sites: dict):
     """Rows of the ``ml`` table (module docstring), yielded as they are measured; a backend
     named in ``max_sites`` is skipped above that N."""
     from .backend import get_backend
-    from .dynamics import make_stepper
     from .fields import MLField
     from .lattice import Lattice
     from .states import random_spins
@@ -114,20 +129,15 @@ def ml_rows(backends, dtypes, sizes, repeats: int, max_sites: dict):
                 ml = MLField.pretrained(MODEL, lattice, dtype, backend)
                 spins = backend.asarray(start)
                 field = backend.empty((n, 3))
-                sync = backend.synchronize
-                evaluation = best_seconds(lambda: ml.evaluate(spins, field, False), repeats, sync)
-                stepper = make_stepper("sib", ml, DT, ALPHA, seed=0)
-                state = {"s": backend.asarray(start), "step": 0}
-
-                def step():
-                    state["s"], _ = stepper.advance(state["s"], state["step"], KT, False)
-                    state["step"] += 1
-
-                llg = best_seconds(step, repeats, sync)
+                evaluation = best_seconds(lambda: ml.evaluate(spins, field, False), repeats,
+                                          backend.synchronize)
+                llg = seconds_per_step(ml, lattice, repeats)
                 if name == "reference":
                     torch_seconds[dtype] = evaluation
                 ratio = torch_seconds.get(dtype, math.nan) / evaluation
-                stepper_bytes = 7 * 3 * n * backend.dtype.itemsize  # 5 buffers + 2 spin arrays
+                # an upper bound: 5 stepper buffers (the generic step; the fused ML step holds
+                # 3) and 2 spin arrays
+                stepper_bytes = 7 * 3 * n * backend.dtype.itemsize
                 macs = mlp_macs(ml.metadata["network"]["layout"])
                 yield dict(backend=name, device=backend.device, dtype=dtype, L=L, N=n,
                            evaluations_per_s=1 / evaluation, us_per_site=1e6 * evaluation / n,
@@ -140,28 +150,16 @@ def ml_rows(backends, dtypes, sizes, repeats: int, max_sites: dict):
 def speedup_rows(sizes, fast_backends, repeats: int, ed_max: int, kpm_max: int,
                  torch_max: int, dtype: str = "float32"):
     """Rows of the ``speedup`` table (module docstring): seconds per SIB step per method."""
-    from .dynamics import make_stepper
     from .fields import KPM, ExactDiagonalization, MLField
     from .lattice import Lattice
     from .model import KondoModel
-    from .states import random_spins
-
-    def step_seconds(provider, lattice):
-        stepper = make_stepper("sib", provider, DT, ALPHA, seed=0)
-        b = provider.backend
-        state = {"s": b.asarray(random_spins(lattice, 1)), "step": 0}
-
-        def step():
-            state["s"], _ = stepper.advance(state["s"], state["step"], KT, False)
-            state["step"] += 1
-
-        return best_seconds(step, repeats, b.synchronize)
 
     ed_measured = {}
     fit_sides = [L for L in ED_FIT_SIDES if L <= ed_max][-3:]
     for L in sorted({*fit_sides, *[L for L in sizes if L <= ed_max]}):
         model = KondoModel(Lattice.square(L), **MODEL_PARAMETERS)
-        ed_measured[L] = step_seconds(ExactDiagonalization(model, backend="cpu"), model.lattice)
+        ed_measured[L] = seconds_per_step(ExactDiagonalization(model, backend="cpu"),
+                                          model.lattice, repeats)
     ls = np.array(sorted(ed_measured))
     exponent, log_a = np.polyfit(np.log(ls ** 2), np.log([ed_measured[L] for L in ls]), 1)
     for L in sizes:
@@ -174,13 +172,13 @@ def speedup_rows(sizes, fast_backends, repeats: int, ed_max: int, kpm_max: int,
             row["ed"], row["ed_kind"] = math.exp(log_a) * lattice.n_sites ** exponent, "fit"
         for name in ("cpu", *[b for b in fast_backends if b == "cuda"]):
             if L <= kpm_max:
-                row[f"kpm_{name}"] = step_seconds(KPM(model, order=KPM_ORDER, colors=KPM_COLORS,
-                                                      backend=name), lattice)
+                kpm = KPM(model, order=KPM_ORDER, colors=KPM_COLORS, backend=name)
+                row[f"kpm_{name}"] = seconds_per_step(kpm, lattice, repeats)
         for name in ("reference", *fast_backends):
             if name == "reference" and lattice.n_sites > torch_max:
                 continue
-            row[f"ml_{name}"] = step_seconds(MLField.pretrained(MODEL, lattice, dtype, name),
-                                             lattice)
+            ml = MLField.pretrained(MODEL, lattice, dtype, name)
+            row[f"ml_{name}"] = seconds_per_step(ml, lattice, repeats)
         yield row
 
 
@@ -245,25 +243,30 @@ def header(backends) -> str:
             f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
 
 
-def format_ml(rows) -> list[str]:
-    lines = ["| backend | dtype | L | N | evals/s | us/site | spin-steps/s | x torch | "
+#: header lines of the ``ml`` table
+ML_HEADER = ["| backend | dtype | L | N | evals/s | us/site | spin-steps/s | x torch | "
              "bytes/spin | FLOP-bound fraction | peak MAC/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ratio = "" if math.isnan(r["torch_ratio"]) else f"{r['torch_ratio']:.1f}"
-        lines.append(f"| {r['backend']} | {r['dtype']} | {r['L']} | {r['N']:,} | "
-                     f"{r['evaluations_per_s']:.3g} | {r['us_per_site']:.2f} | "
-                     f"{r['spin_steps_per_s']:.3g} | {ratio} | {r['bytes_per_spin']:.0f} | "
-                     f"{100 * r['flop_fraction']:.0f} % | {r['peak_macs']:.3g} |")
-    return lines
 
 
-def format_speedup(rows, columns) -> list[str]:
-    lines = ["| L | N | ED s/step | " + " | ".join(f"{c} s/step (x ED)" for c in columns) + " |",
-             "|---|---|---|" + "---|" * len(columns)]
-    for r in rows:
-        ed = r["ed"]
-        cells = [f"{r[c]:.3g} ({ed / r[c]:,.0f}x)" if c in r else "" for c in columns]
-        kind = "" if r["ed_kind"] == "measured" else f" (fit N^{r['ed_exponent']:.2f})"
-        lines.append(f"| {r['L']} | {r['N']:,} | {ed:.3g}{kind} | " + " | ".join(cells) + " |")
-    return lines
+def ml_line(r: dict) -> str:
+    """One row of the ``ml`` table (a row of :func:`ml_rows`)."""
+    ratio = "" if math.isnan(r["torch_ratio"]) else f"{r['torch_ratio']:.1f}"
+    return (f"| {r['backend']} | {r['dtype']} | {r['L']} | {r['N']:,} | "
+            f"{r['evaluations_per_s']:.3g} | {r['us_per_site']:.2f} | "
+            f"{r['spin_steps_per_s']:.3g} | {ratio} | {r['bytes_per_spin']:.0f} | "
+            f"{100 * r['flop_fraction']:.0f} % | {r['peak_macs']:.3g} |")
+
+
+def speedup_header(columns) -> list[str]:
+    """Header lines of the ``speedup`` table with the method ``columns`` beside ED."""
+    return ["| L | N | ED s/step | " + " | ".join(f"{c} s/step (x ED)" for c in columns) + " |",
+            "|---|---|---|" + "---|" * len(columns)]
+
+
+def speedup_line(r: dict, columns) -> str:
+    """One row of the ``speedup`` table (a row of :func:`speedup_rows`)."""
+    ed = r["ed"]
+    cells = [f"{r[c]:.3g} ({ed / r[c]:,.0f}x)" if c in r else "" for c in columns]
+    kind = "" if r["ed_kind"] == "measured" else f" (fit N^{r['ed_exponent']:.2f})"
+    return f"| {r['L']} | {r['N']:,} | {ed:.3g}{kind} | " + " | ".join(cells) + " |"

@@ -260,21 +260,18 @@ def bench(tables: str = typer.Option(",".join(TABLES), help="Comma-separated tab
     typer.echo(b.header(["reference", *fast]))
     if "ml" in chosen:
         typer.echo("\n## ML field and ML-driven SIB, model de-square\n")
-        lines = iter(b.format_ml([]))
-        typer.echo(next(lines))
-        typer.echo(next(lines))
+        typer.echo("\n".join(b.ML_HEADER))
         limits = {"reference": torch_max_sites, "cpu": cpu_max_sites}
         for row in b.ml_rows(["reference", *fast], DTYPES, n_sizes, repeats, limits):
-            typer.echo(b.format_ml([row])[-1])
+            typer.echo(b.ml_line(row))
     if "speedup" in chosen:
         typer.echo("\n## Seconds per SIB step (float32 ML; ED fitted beyond L = "
                    f"{ed_max})\n")
         columns = ["kpm_cpu", *(["kpm_cuda"] if "cuda" in fast else []), "ml_reference",
                    *[f"ml_{f}" for f in fast]]
-        rows = []
+        typer.echo("\n".join(b.speedup_header(columns)))
         for row in b.speedup_rows(l_sizes, fast, repeats, ed_max, kpm_max, torch_max_sites):
-            rows.append(row)
-            typer.echo("\n".join(b.format_speedup([row], columns)[(2 if len(rows) > 1 else 0):]))
+            typer.echo(b.speedup_line(row, columns))
     if "memory" in chosen:
         m = b.run_memory(memory_side, fast[-1])
         typer.echo(f"\n## Memory: llgsim run of {m['N']:,} spins, float32, backend "
