@@ -97,7 +97,7 @@ class MLField(FieldProvider):
             return None
         from .ml_step import FusedMLStepper
 
-        return FusedMLStepper(scheme, self, dt, alpha, seed)
+        return FusedMLStepper(scheme, self._tiles, dt, alpha, seed)
 
     def site_energies(self, spins) -> np.ndarray:
         """eps_i (N,) in the provider's dtype (evaluated by the torch model)."""

@@ -16,18 +16,18 @@ SCHEMES = {"sib": _kernels.SIB, "heun": _kernels.HEUN}
 
 
 class FusedMLStepper:
-    """SIB or Heun steps of an MLField on its backend (arguments as llgsim.dynamics
-    .GenericStepper, already checked there)."""
+    """SIB or Heun steps of an MLField's tiled networks (llgsim.fields.ml_tiles.TiledNetwork)
+    on their backend; the other arguments as llgsim.dynamics.GenericStepper, already checked
+    there."""
 
-    def __init__(self, scheme: str, provider, dt: float, alpha: float, seed: int):
-        self.scheme, self.provider = scheme, provider
+    def __init__(self, scheme: str, tiles, dt: float, alpha: float, seed: int):
+        self.scheme = scheme
         self.dt, self.alpha, self.seed = float(dt), float(alpha), int(seed)
-        self.backend = b = provider.backend
-        self._tiles = provider._tiles
+        self.backend = b = tiles.backend
+        self._tiles = tiles
         self._predict = b.kernel(_kernels, "predict")
         self._correct = b.kernel(_kernels, "correct")
-        n = provider.n_sites
-        self._field, self._mid, self._out = (b.empty((n, 3)) for _ in range(3))
+        self._field, self._mid, self._out = (b.empty((tiles.n_sites, 3)) for _ in range(3))
 
     def advance(self, spins, step: int, kT: float, energy: bool):
         """(new spins, E at ``spins`` or None): one step with the noise of ``step``
@@ -54,4 +54,4 @@ class FusedMLStepper:
 
     def energy(self, spins) -> float:
         """Total energy E of ``spins``."""
-        return self.provider.evaluate(spins, self._field, True)
+        return self._tiles.evaluate(spins, self._field, True)
