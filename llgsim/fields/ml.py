@@ -55,7 +55,7 @@ class MLField(FieldProvider):
 
             from ..ml.network import BehlerParrinello
 
-            model, _ = BehlerParrinello.load(path, lattice)
+            model = BehlerParrinello.from_parts(arrays, meta, descriptor)
             self.model = model.to(getattr(torch, self.dtype)).requires_grad_(False)
             self._tiles = None
         else:

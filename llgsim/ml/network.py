@@ -167,6 +167,11 @@ class BehlerParrinello(torch.nn.Module):
         """(model, metadata) from a model file, for use on ``lattice`` (kind and descriptor
         checked: a model for another lattice kind or descriptor is an InputError)."""
         arrays, meta, descriptor = modelfile.open_model(path, lattice)
+        return cls.from_parts(arrays, meta, descriptor), meta
+
+    @classmethod
+    def from_parts(cls, arrays: dict, meta: dict, descriptor) -> "BehlerParrinello":
+        """The model of an opened model file (:func:`llgsim.ml.modelfile.open_model`)."""
         layout = meta["network"]["layout"]
         model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
                     feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])
@@ -176,4 +181,4 @@ class BehlerParrinello(torch.nn.Module):
         state["feature_mean"] = torch.from_numpy(arrays["feature_mean"])
         state["feature_std"] = torch.from_numpy(arrays["feature_std"])
         model.load_state_dict(state)
-        return model, meta
+        return model
