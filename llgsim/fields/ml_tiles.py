@@ -77,11 +77,9 @@ class TiledNetwork:
         self._w0 = backend.asarray(np.concatenate(first))  # (2 h1, F)
         self._b0 = backend.asarray(np.concatenate(
             [arrays[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])[:, None])
-        self._w0_energy_t = backend.asarray(first[0].T)  # (F, h1)
         self._h1 = layout[1]
         self._layers = [[(backend.asarray(arrays[f"{p}.{k}.weight"]),
-                          backend.asarray(arrays[f"{p}.{k}.bias"][:, None]),
-                          backend.asarray(np.asarray(arrays[f"{p}.{k}.weight"]).T))
+                          backend.asarray(arrays[f"{p}.{k}.bias"][:, None]))
                          for k in range(1, len(layout) - 1)] for p in nets]
         self._shapes = dict(m=len(tb.offsets), n_inv=len(tb.pairs) + len(tb.triangles),
                             n_comp=len(tb.comp_index), n_ref=len(tb.ref_index),
@@ -172,14 +170,14 @@ class TiledNetwork:
         for net, layers in enumerate(self._layers):
             a = a0[net * h1:(net + 1) * h1]
             kept = [(z0[:h1], d0[:h1])]  # the energy network's (z, d) rows per layer
-            for w, b, _ in layers[:-1]:
+            for w, b in layers[:-1]:
                 z, a_next, d = layer(k)
                 k += 1
                 xp.matmul(w, a, out=z)
                 self._activate(self._activation, z, b, a_next, d)
                 a = a_next
                 kept.append((z, d))
-            w, b, _ = layers[-1]
+            w, b = layers[-1]
             outputs.append((w @ a)[0] + b[0, 0])
             if net == 0:
                 energy_rows = kept
@@ -188,13 +186,13 @@ class TiledNetwork:
         # its pre-activations z, no longer needed; dG overwrites the features x)
         layers = self._layers[0]
         grad, d = energy_rows[-1]
-        xp.multiply(layers[-1][2], d, out=grad)  # (h_last, 1) * (h_last, n)
+        xp.multiply(layers[-1][0].T, d, out=grad)  # (h_last, 1) * (h_last, n)
         for k in range(len(layers) - 2, -1, -1):
             z, d = energy_rows[k]
-            xp.matmul(layers[k][2], grad, out=z)
+            xp.matmul(layers[k][0].T, grad, out=z)  # BLAS takes the transpose as it is
             z *= d
             grad = z
-        dx = xp.matmul(self._w0_energy_t, grad, out=x)  # (F, n)
+        dx = xp.matmul(self._w0[:h1].T, grad, out=x)  # (F, n)
         dc, dr = rows("dc"), rows("dr")
         ops["combine_backward"](c, r, dx, *self._blocks, dc, dr)
         ops["sparse_map_transposed"](*self._ref, dr, dc)
