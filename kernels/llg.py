@@ -119,17 +119,45 @@ def noise_at(normals, amplitude, i):
     return amplitude * normals[i, 0], amplitude * normals[i, 1], amplitude * normals[i, 2]
 
 
+@register_jitable
+def sib_predict(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
+    """The unit SIB midpoint (s + p) / |s + p|, p = SIB(s; s, f, b)."""
+    px, py, pz = sib_site(sx, sy, sz, sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha)
+    return normalized(sx + px, sy + py, sz + pz)
+
+
+@register_jitable
+def sib_correct(sx, sy, sz, mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha):
+    """SIB(s; m, f(m), b), renormalised: field and damping cross product at the midpoint m."""
+    nx, ny, nz = sib_site(sx, sy, sz, mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha)
+    return normalized(nx, ny, nz)
+
+
+@register_jitable
+def heun_predict(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha):
+    """(s + d0) / |s + d0|, d0 the LL increment at (s, f(s))."""
+    dx, dy, dz = ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha)
+    return normalized(sx + dx, sy + dy, sz + dz)
+
+
+@register_jitable
+def heun_correct(sx, sy, sz, fx, fy, fz, mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha):
+    """s + (d0 + d1) / 2 renormalised, d0 the LL increment at (s, f(s)) and d1 at the predicted
+    spin m and its field h, the same noise in both."""
+    ax, ay, az = ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha)
+    cx, cy, cz = ll_increment(mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha)
+    return normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy), sz + 0.5 * (az + cz))
+
+
 # ---------------------------------------------------------------------- CPU launchers
 
 @njit(cache=True, parallel=True)
 def sib_predictor_cpu(spins, field, normals, amplitude, dt, alpha, out):
     """out_i = the unit midpoint (s_i + p_i) / |s_i + p_i|, p_i = SIB(s_i; s_i, f_i, b_i)."""
     for i in prange(spins.shape[0]):
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
-        bx, by, bz = noise_at(normals, amplitude, i)
-        px, py, pz = sib_site(sx, sy, sz, sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                              bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + px, sy + py, sz + pz)
+        out[i, 0], out[i, 1], out[i, 2] = sib_predict(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            *noise_at(normals, amplitude, i), dt, alpha)
 
 
 @njit(cache=True, parallel=True)
@@ -137,22 +165,19 @@ def sib_corrector_cpu(spins, field, mid, field_mid, normals, amplitude, dt, alph
     """out_i = SIB(s_i; m_i, f(m)_i, b_i): field and damping cross product at the midpoint m,
     the predictor's noise (``field`` is not used); renormalised (module docstring)."""
     for i in prange(spins.shape[0]):
-        bx, by, bz = noise_at(normals, amplitude, i)
-        nx, ny, nz = sib_site(spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1],
-                              mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
-                              bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(nx, ny, nz)
+        out[i, 0], out[i, 1], out[i, 2] = sib_correct(
+            spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1], mid[i, 2],
+            field_mid[i, 0], field_mid[i, 1], field_mid[i, 2], *noise_at(normals, amplitude, i),
+            dt, alpha)
 
 
 @njit(cache=True, parallel=True)
 def heun_predictor_cpu(spins, field, normals, amplitude, dt, alpha, out):
     """out_i = (s_i + d0_i) / |s_i + d0_i|, d0 = the LL increment at (s, f(s))."""
     for i in prange(spins.shape[0]):
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
-        bx, by, bz = noise_at(normals, amplitude, i)
-        dx, dy, dz = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                                  bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + dx, sy + dy, sz + dz)
+        out[i, 0], out[i, 1], out[i, 2] = heun_predict(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            *noise_at(normals, amplitude, i), dt, alpha)
 
 
 @njit(cache=True, parallel=True)
@@ -160,14 +185,10 @@ def heun_corrector_cpu(spins, field, mid, field_mid, normals, amplitude, dt, alp
     """out_i = normalised s_i + (d0_i + d1_i) / 2, d0 the LL increment at (s, f(s)) and d1 at
     the predicted spin (``mid``) and its field, the same noise in both."""
     for i in prange(spins.shape[0]):
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
-        bx, by, bz = noise_at(normals, amplitude, i)
-        ax, ay, az = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                                  bx, by, bz, dt, alpha)
-        cx, cy, cz = ll_increment(mid[i, 0], mid[i, 1], mid[i, 2], field_mid[i, 0],
-                                  field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
-                                                     sz + 0.5 * (az + cz))
+        out[i, 0], out[i, 1], out[i, 2] = heun_correct(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            mid[i, 0], mid[i, 1], mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
+            *noise_at(normals, amplitude, i), dt, alpha)
 
 
 # ---------------------------------------------------------------------- CUDA launchers
@@ -188,11 +209,10 @@ def noise_flagged(normals, noisy, amplitude, i):
 def _sib_predictor_kernel(spins, field, normals, noisy, amplitude, dt, alpha, out):
     i = cuda.grid(1)
     if i < spins.shape[0]:
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
         bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
-        px, py, pz = sib_site(sx, sy, sz, sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                              bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + px, sy + py, sz + pz)
+        out[i, 0], out[i, 1], out[i, 2] = sib_predict(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            bx, by, bz, dt, alpha)
 
 
 @cuda.jit
@@ -200,21 +220,19 @@ def _sib_corrector_kernel(spins, mid, field_mid, normals, noisy, amplitude, dt, 
     i = cuda.grid(1)
     if i < spins.shape[0]:
         bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
-        nx, ny, nz = sib_site(spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1],
-                              mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
-                              bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(nx, ny, nz)
+        out[i, 0], out[i, 1], out[i, 2] = sib_correct(
+            spins[i, 0], spins[i, 1], spins[i, 2], mid[i, 0], mid[i, 1], mid[i, 2],
+            field_mid[i, 0], field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
 
 
 @cuda.jit
 def _heun_predictor_kernel(spins, field, normals, noisy, amplitude, dt, alpha, out):
     i = cuda.grid(1)
     if i < spins.shape[0]:
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
         bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
-        dx, dy, dz = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                                  bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + dx, sy + dy, sz + dz)
+        out[i, 0], out[i, 1], out[i, 2] = heun_predict(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            bx, by, bz, dt, alpha)
 
 
 @cuda.jit
@@ -222,14 +240,11 @@ def _heun_corrector_kernel(spins, field, mid, field_mid, normals, noisy, amplitu
                            out):
     i = cuda.grid(1)
     if i < spins.shape[0]:
-        sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
         bx, by, bz = noise_flagged(normals, noisy, amplitude, i)
-        ax, ay, az = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                                  bx, by, bz, dt, alpha)
-        cx, cy, cz = ll_increment(mid[i, 0], mid[i, 1], mid[i, 2], field_mid[i, 0],
-                                  field_mid[i, 1], field_mid[i, 2], bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
-                                                     sz + 0.5 * (az + cz))
+        out[i, 0], out[i, 1], out[i, 2] = heun_correct(
+            spins[i, 0], spins[i, 1], spins[i, 2], field[i, 0], field[i, 1], field[i, 2],
+            mid[i, 0], mid[i, 1], mid[i, 2], field_mid[i, 0], field_mid[i, 1], field_mid[i, 2],
+            bx, by, bz, dt, alpha)
 
 
 #: threads per block of the CUDA launches (one thread per site)

@@ -31,7 +31,7 @@ from numba import cuda, njit, prange
 from numba.extending import register_jitable
 
 from .descriptor import site_field
-from .llg import ll_increment, normalized, sib_site
+from .llg import heun_correct, heun_predict, sib_correct, sib_predict
 from .philox import THERMAL_STREAM, site_normals
 
 SIB, HEUN = 0, 1
@@ -58,11 +58,11 @@ def predict_site(scheme, spins, geometry_offsets, lx, ly, g, parallel, k0, k1, n
     bx, by, bz = kick(spins, k0, k1, n0, n1, noisy, amplitude, i)
     sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
     if scheme == SIB:
-        px, py, pz = sib_site(sx, sy, sz, sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha)
-        mid[i, 0], mid[i, 1], mid[i, 2] = normalized(sx + px, sy + py, sz + pz)
+        mid[i, 0], mid[i, 1], mid[i, 2] = sib_predict(sx, sy, sz, fx, fy, fz, bx, by, bz, dt,
+                                                      alpha)
     else:
-        dx, dy, dz = ll_increment(sx, sy, sz, fx, fy, fz, bx, by, bz, dt, alpha)
-        mid[i, 0], mid[i, 1], mid[i, 2] = normalized(sx + dx, sy + dy, sz + dz)
+        mid[i, 0], mid[i, 1], mid[i, 2] = heun_predict(sx, sy, sz, fx, fy, fz, bx, by, bz, dt,
+                                                       alpha)
 
 
 @register_jitable
@@ -76,14 +76,12 @@ def correct_site(scheme, spins, mid, geometry_offsets, lx, ly, g, parallel, fiel
     sx, sy, sz = spins[i, 0], spins[i, 1], spins[i, 2]
     mx, my, mz = mid[i, 0], mid[i, 1], mid[i, 2]
     if scheme == SIB:
-        nx, ny, nz = sib_site(sx, sy, sz, mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(nx, ny, nz)
+        out[i, 0], out[i, 1], out[i, 2] = sib_correct(sx, sy, sz, mx, my, mz, hx, hy, hz,
+                                                      bx, by, bz, dt, alpha)
     else:
-        ax, ay, az = ll_increment(sx, sy, sz, field[i, 0], field[i, 1], field[i, 2],
-                                  bx, by, bz, dt, alpha)
-        cx, cy, cz = ll_increment(mx, my, mz, hx, hy, hz, bx, by, bz, dt, alpha)
-        out[i, 0], out[i, 1], out[i, 2] = normalized(sx + 0.5 * (ax + cx), sy + 0.5 * (ay + cy),
-                                                     sz + 0.5 * (az + cz))
+        out[i, 0], out[i, 1], out[i, 2] = heun_correct(
+            sx, sy, sz, field[i, 0], field[i, 1], field[i, 2], mx, my, mz, hx, hy, hz,
+            bx, by, bz, dt, alpha)
 
 
 # ---------------------------------------------------------------------- CPU launchers
