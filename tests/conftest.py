@@ -49,6 +49,35 @@ def one_torch_thread(request):
     torch.set_num_threads(before)
 
 
+def classical_run_toml(steps, kT=0.2, path="run.h5", frames=1, observables=1,
+                       checkpoints=7) -> str:
+    """The run config of the run-layer and CLI tests: a 6 x 6 triangular Heisenberg magnet in a
+    field (classical provider, SIB, dt = 0.05, alpha = 0.1), a few ms a step."""
+    return f"""
+[lattice]
+kind = "triangular"
+Lx = 6
+[provider]
+kind = "classical"
+heisenberg = [1.0]
+field = [0.0, 0.0, 0.2]
+[initial]
+kind = "random"
+seed = 4
+[dynamics]
+dt = 0.05
+alpha = 0.1
+steps = {steps}
+seed = 11
+temperature = {{ kind = "constant", kT_start = {kT} }}
+[output]
+path = "{path}"
+frame_interval = {frames}
+observable_interval = {observables}
+checkpoint_interval = {checkpoints}
+"""
+
+
 @pytest.fixture(scope="module", params=["square", "triangular"])
 def model_path(request, tmp_path_factory):
     """(lattice kind, path of a random-weight model file for it)."""

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import classical_run_toml
 from llgsim.cli import app
 from llgsim.run.schema import parse_config
 from llgsim.run.runfile import Trajectory
@@ -19,29 +20,7 @@ from llgsim.run.launch import run
 ROOT = Path(__file__).resolve().parents[1]
 LLGSIM = str(Path(sys.executable).parent / "llgsim")
 
-GOOD = """
-[lattice]
-kind = "triangular"
-Lx = 6
-[provider]
-kind = "classical"
-heisenberg = [1.0]
-field = [0.0, 0.0, 0.2]
-[initial]
-kind = "random"
-seed = 4
-[dynamics]
-dt = 0.05
-alpha = 0.1
-steps = 1000
-seed = 11
-temperature = { kind = "constant", kT_start = 0.2 }
-[output]
-path = "unused.h5"
-frame_interval = 1
-observable_interval = 1
-checkpoint_interval = 7
-"""
+GOOD = classical_run_toml(1000, path="unused.h5")
 
 
 def invoke(*args):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import classical_run_toml
 from llgsim.run.runfile import Trajectory
 
 LLGSIM = str(Path(sys.executable).parent / "llgsim")
@@ -30,29 +31,7 @@ CLI_START = 4.0  # starting two interpreters (the command, the probe) on a loade
 TOTAL = 800
 PART = 400  # the damaged files are copies of the run stopped here
 
-CONFIG = f"""
-[lattice]
-kind = "triangular"
-Lx = 6
-[provider]
-kind = "classical"
-heisenberg = [1.0]
-field = [0.0, 0.0, 0.2]
-[initial]
-kind = "random"
-seed = 4
-[dynamics]
-dt = 0.05
-alpha = 0.1
-steps = {TOTAL}
-seed = 11
-temperature = {{ kind = "constant", kT_start = 0.2 }}
-[output]
-path = "run.h5"
-frame_interval = 1
-observable_interval = 1
-checkpoint_interval = 7
-"""
+CONFIG = classical_run_toml(TOTAL)
 
 
 def llgsim(*args, cwd, timeout=300, **kwargs):

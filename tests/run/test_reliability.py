@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import classical_run_toml
 from llgsim.cli import app
 from llgsim.run.runfile import Checkpoint, Trajectory, TrajectoryWriter
 
@@ -23,35 +24,16 @@ LLGSIM = str(Path(sys.executable).parent / "llgsim")
 #: a damaged file must get its answer within this many seconds (the issue's bar)
 ANSWER_SECONDS = 5.0
 
-CONFIG = """
-[lattice]
-kind = "triangular"
-Lx = 6
-[provider]
-kind = "classical"
-heisenberg = [1.0]
-field = [0.0, 0.0, 0.2]
-[initial]
-kind = "random"
-seed = 4
-[dynamics]
-dt = 0.05
-alpha = 0.1
-steps = {steps}
-seed = 11
-temperature = {{ kind = "constant", kT_start = {kT} }}
-[output]
-path = "run.h5"
-frame_interval = {frames}
-observable_interval = 5
-checkpoint_interval = 50
-"""
+
+def config_text(steps, kT, frames) -> str:
+    """The run config of these tests (conftest.classical_run_toml), observables every 5 steps,
+    a checkpoint every 50."""
+    return classical_run_toml(steps, kT, frames=frames, observables=5, checkpoints=50)
 
 
 def config(tmp_path, steps=300, kT=0.2, frames=10, name="run.toml", text=None):
     path = tmp_path / name
-    path.write_text(text if text is not None else CONFIG.format(steps=steps, kT=kT,
-                                                                 frames=frames))
+    path.write_text(text if text is not None else config_text(steps=steps, kT=kT, frames=frames))
     return path
 
 
@@ -114,7 +96,7 @@ def many_chunk_file(path, n_frames=3000, n_sites=64):
     writer = TrajectoryWriter.create(
         path, n_sites=n_sites, positions=np.zeros((n_sites, 2)), box=np.eye(2) * 8,
         observables={"energy": (), "magnetization": (3,)}, frame_dtype="float32",
-        compression="lzf", config_text=CONFIG.format(steps=n_frames, kT=0.0, frames=1),
+        compression="lzf", config_text=config_text(steps=n_frames, kT=0.0, frames=1),
         provenance={"seed": 1, "llgsim_version": "test", "lattice": '{"kind": "square", '
                     '"Lx": 8, "Ly": 8}', "provider": "{}", "overrides": "{}"},
         checkpoint=Checkpoint(spins, 0, 0.0))
@@ -170,7 +152,7 @@ def test_a_model_table_an_ml_model_would_ignore_is_refused(tmp_path):
     same = config(tmp_path, name="same.toml",
                   text=ML.format(model="[model]\nJ = 6.0\nfilling = 0.485"))
     assert invoke("validate", same).exit_code == 0
-    unused = config(tmp_path, name="unused.toml", text=CONFIG.format(
+    unused = config(tmp_path, name="unused.toml", text=config_text(
         steps=5, kT=0.0, frames=1).replace("[provider]", "[model]\nfilling = 0.5\n[provider]"))
     result = invoke("validate", unused)
     assert result.exit_code == 2 and "no provider of this config uses the electron model" in \
@@ -215,7 +197,7 @@ def test_a_file_killed_while_created_leaves_nothing_the_next_run_trips_on(tmp_pa
 
 def test_config_not_in_utf8_is_one_line(tmp_path):
     bad = tmp_path / "latin1.toml"
-    bad.write_bytes(CONFIG.format(steps=5, kT=0.0, frames=1).encode() + b"# \xe9t\xe9\n")
+    bad.write_bytes(config_text(steps=5, kT=0.0, frames=1).encode() + b"# \xe9t\xe9\n")
     result = invoke("run", bad)
     assert result.exit_code == 2 and one_line(result.stderr)
     assert "expected a TOML file in UTF-8" in result.stderr
@@ -242,7 +224,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_bit_for_bit(tmp_pa
     writes ~600 kB). The run ends with
     exit 1 and one line; the file keeps its checkpoint; once there is room, --resume ends
     exactly where an uninterrupted run ends."""
-    text = CONFIG.format(steps=600, kT=0.2, frames=1).replace(
+    text = config_text(steps=600, kT=0.2, frames=1).replace(
         'path = "run.h5"', 'path = "run.h5"\nframe_precision = "float64"\ncompression = "none"')
     cfg = config(tmp_path, text=text)
     full = subprocess.run([LLGSIM, "run", str(cfg)], cwd=tmp_path, capture_output=True,
@@ -338,7 +320,7 @@ def test_validate_checks_the_output_file_and_overwrite_replaces_it(tmp_path):
                                  "this 1x6 lattice"),
 ], ids=["steps-2^63", "30-shells-on-6x6", "Lx-1"])
 def test_inputs_that_were_accepted_silently(tmp_path, old, new, expected):
-    text = CONFIG.format(steps=20, kT=0.0, frames=1)
+    text = config_text(steps=20, kT=0.0, frames=1)
     result = invoke("validate", config(tmp_path, text=text.replace(old, new)))
     assert result.exit_code == 2 and one_line(result.stderr), result.stderr
     assert result.stderr.startswith("error: " + expected)
