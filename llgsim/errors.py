@@ -16,6 +16,10 @@ class InputError(ValueError):
             text = text[:77] + "..."
         super().__init__(f"{name} = {text}: expected {allowed}")
 
+    def __reduce__(self):
+        # pickled with its three parts, so it crosses to and from Dask worker processes
+        return type(self), (self.name, self.value, self.allowed)
+
 
 def is_real(value) -> bool:
     """True for a Python or numpy integer or float (never a bool): a number a check may compare."""

@@ -46,12 +46,9 @@ def run(cfg, config_text: str, *, resume: bool = False, overwrite: bool = False,
     built = build(cfg)
     backend = built.backend
     if resume:
-        from .probe import probe
-
-        probe(path, "output.path")  # a damaged file: one line within seconds, never a hang
         writer, ck, stored_text = open_for_resume(path)
         try:
-            stored = parse_config(stored_text)
+            stored = parse_config(stored_text, writer.overrides)  # the config as run
             key = resumable_difference(cfg, stored)
             if key is not None:
                 raise InputError(key, lookup(cfg, key),

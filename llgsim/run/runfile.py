@@ -211,6 +211,12 @@ class TrajectoryWriter:
             raise RunFileError(f"step {step}: cannot write {self._lock.path} "
                                f"({_reason(exc)})") from None
 
+    @property
+    def overrides(self) -> dict:
+        """The config overrides recorded at creation (dotted key path -> value): with the stored
+        config text they make the config the file was run with."""
+        return json.loads(self._file[PARAMETERS].attrs.get("overrides", "{}"))
+
     def close(self) -> None:
         """Close the file and give up its lock. After a failed write the HDF5 file is left
         unclosed (closing flushes the failed writes again, and HDF5 has crashed doing so): the
@@ -292,13 +298,18 @@ def open_for_resume(path) -> tuple[TrajectoryWriter, Checkpoint, str]:
 
     Series entries at or after the checkpoint step are dropped (the resumed run writes them
     again, identically). A file left behind by a killed writer is first rebuilt from its valid
-    part. Returns (writer, checkpoint, stored config text). Every refusal is one InputError.
+    part. Returns (writer, checkpoint, stored config text). Every refusal is one InputError:
+    a file another process writes is refused before it is read (a reader could meet it half
+    written); a damaged one within seconds, never a hang (llgsim.run.probe, run in a child).
     """
+    from .probe import probe
+
     path = Path(path)
     if not path.exists():
         raise InputError("output.path", str(path), "an existing run file to resume")
     lock = RunFileLock(path)
     try:
+        probe(path, "output.path")
         for stale in (path.with_name(f".{path.name}.new"), _rebuild_path(path)):
             stale.unlink(missing_ok=True)  # left by a killed writer: the lock proves it gone
         try:
