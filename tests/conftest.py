@@ -90,3 +90,18 @@ def sd_parameters():
     """The s-d parameters written into the random models' metadata."""
     return SD_PARAMETERS
 
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A dask.distributed Client of a LocalCluster of two worker processes with one thread each
+    on loopback, no dashboard, workers in llgsim's worker environment (llgsim.cluster): the
+    cluster of the sweep and cluster data-generation tests. A test that kills a worker leaves
+    its nanny to start a new one; the next test waits for two workers."""
+    from distributed import Client, LocalCluster
+
+    from llgsim.cluster import WORKER_ENV
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, env=WORKER_ENV) as cluster, Client(cluster) as client:
+        yield client

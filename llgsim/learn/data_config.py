@@ -2,7 +2,8 @@
 
 Tables (docs/training.md): [lattice] and [model] (llgsim.run.tables), [solver] (an electron
 solver of the provider registry: ``kind = "ed"``, the default, or ``kind = "kpm"`` with the keys
-of a run config's KPM provider), [output] (``path`` of the dataset) and at least one snapshot
+of a run config's KPM provider), [output] (``path`` of the dataset), an optional [cluster]
+(llgsim.cluster: label on Dask workers; absent: in this process) and at least one snapshot
 source, arrays of tables:
 
 * ``[[random]]``: ``count`` configurations uniform on the sphere, snapshot k from the seed
@@ -85,6 +86,7 @@ class DataConfig(Table):
     quench: list[QuenchSource] = []
     frames: list[FrameSource] = []
     perturbed: list[PerturbedSource] = []
+    cluster: Any = None  # a [cluster] table (llgsim.cluster); None: label in this process
 
 
 def parse_data_config(text: str, overrides: dict | None = None) -> DataConfig:
@@ -92,8 +94,12 @@ def parse_data_config(text: str, overrides: dict | None = None) -> DataConfig:
     errors are one-line InputErrors."""
     data = load_toml(text)
     apply_overrides(data, overrides or {})
-    solver = data.pop("solver", None)
+    solver, cluster = data.pop("solver", None), data.pop("cluster", None)
     cfg = validate(DataConfig, data)
+    if cluster is not None:
+        from ..cluster import parse_cluster
+
+        cfg = cfg.model_copy(update={"cluster": parse_cluster(cluster)})
     if solver is not None:
         cfg = cfg.model_copy(update={"solver": validate_provider(solver, "solver",
                                                                  electronic_only=True)})
