@@ -1,5 +1,6 @@
-"""Command line: ``llgsim run | validate | info | models | generate | train | evaluate | bench``
-(docs/running.md, docs/training.md).
+"""Command line: ``llgsim run | validate | info | models | sweep | generate | train | evaluate |
+bench | analyze | plot | movie`` (docs/running.md, docs/sweeps.md, docs/training.md,
+docs/analysis.md).
 
 Bad input of any kind (config keys, files, values) prints one line on stderr and exits with
 status 2, never a traceback. Heavy modules (h5py, torch, providers) are imported inside the
@@ -286,6 +287,32 @@ def _lattice_text(lattice) -> str:
 
 
 @app.command()
+def sweep(file: Path = typer.Argument(..., help="Sweep file (TOML), see docs/sweeps.md.")):
+    """Run every point of a sweep (seeds, parameters) on a Dask cluster, one run file per point
+    and a manifest.csv; running it again skips finished points and resumes the others."""
+    from .cluster import connect
+    from .sweep.execute import run_sweep
+    from .sweep.schema import load_sweep
+
+    with _one_line_errors():
+        plan = load_sweep(file)
+        try:
+            with connect(plan.cluster) as client:
+                rows = run_sweep(plan, client, progress=lambda line: typer.echo(line))
+        except KeyboardInterrupt:
+            typer.echo(f"sweep interrupted; each run keeps its last checkpoint: continue with "
+                       f"`llgsim sweep {file}`", err=True)
+            raise typer.Exit(130) from None
+    failed = [row for row in rows if row.status != "done"]
+    typer.echo(f"sweep: {len(rows) - len(failed)} of {len(rows)} points done; manifest "
+               f"{plan.manifest_path}")
+    if failed:
+        typer.echo(f"error: {len(failed)} points failed (first: {failed[0].name}: "
+                   f"{failed[0].error}); run the sweep again to retry them", err=True)
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
 def generate(config: Path = typer.Argument(..., help="Data config (TOML), see docs/training.md.")):
     """Label snapshots with ED or KPM into an HDF5 dataset (resumable: appends)."""
     from .learn.generate import generate_dataset
@@ -325,6 +352,70 @@ def evaluate(model: str = typer.Argument(..., help="Model file (.safetensors) or
     typer.echo(format_evaluation(result))
     if plot is not None:
         typer.echo(f"parity plot: {plot}")
+
+
+@app.command()
+def analyze(runs: list[Path] = typer.Argument(..., help="Run files (HDF5), or a sweep's manifest.csv; several = seeds."),
+            order_parameter: str = typer.Option("auto", "--order-parameter",
+                                                help="auto, spin, staggered, chirality or "
+                                                "charge (site densities: an electron solve "
+                                                "per frame)."),
+            method: str = typer.Option("wall", "--method",
+                                       help="L(t): wall, half_width or first_moment."),
+            t_min: Optional[float] = typer.Option(None, "--t-min", help="Fit window start."),
+            t_max: Optional[float] = typer.Option(None, "--t-max", help="Fit window end."),
+            out: Optional[Path] = typer.Option(None, "--out", help="Folder for tables and "
+                                               "figures (default: <run>.analysis beside it)."),
+            stride: int = typer.Option(1, "--stride", help="Analyse every stride-th frame."),
+            densities: bool = typer.Option(False, "--densities", help="Also split "
+                                           "<S_i . S_j>_nn by site density (an electron solve "
+                                           "per frame; implied by charge)."),
+            as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+    """Coarsening analysis of run files: L(t), growth exponent, S(k), domains (CSV + PNG;
+    docs/analysis.md)."""
+    import json
+
+    from .report.analyze import report
+
+    with _one_line_errors():
+        summary = report(runs, out, order_parameter, method, t_min, t_max, stride, densities)
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    g = summary["growth_exponent"]
+    typer.echo(f"order parameter {summary['order_parameter']}, L(t) by {summary['method']}: "
+               f"n = {g['value']:.3f} +- {g['error']:.3f} on t in [{g['t_min']:g}, "
+               f"{g['t_max']:g}] ({len(runs)} run(s))")
+    typer.echo("files: " + ", ".join(summary["files"]))
+
+
+@app.command()
+def plot(run: Path = typer.Argument(..., help="Run file (HDF5)."),
+         frame: int = typer.Option(-1, "--frame", help="Frame index (negative: from the end)."),
+         out: Optional[Path] = typer.Option(None, "--out", help="PNG file."),
+         density: bool = typer.Option(False, "--density", help="Add the site-density map "
+                                      "(one electron solve).")):
+    """A quick look at one frame: spin texture (and chirality map on the triangular lattice,
+    density map with --density)."""
+    from .report.frames import plot_frame
+
+    with _one_line_errors():
+        path = plot_frame(run, frame, out, density)
+    typer.echo(f"figure: {path}")
+
+
+@app.command()
+def movie(run: Path = typer.Argument(..., help="Run file (HDF5)."),
+          out: Path = typer.Option(..., "--out", help="Movie file, .mp4 or .gif."),
+          quantity: str = typer.Option("spins", "--quantity", help="spins, chirality or "
+                                       "density (an electron solve per frame)."),
+          stride: int = typer.Option(1, "--stride", help="Every stride-th frame.")):
+    """A movie of a map over the frames of a run file."""
+    from .report.frames import write_movie
+
+    with _one_line_errors():
+        path = write_movie(run, out, quantity, stride)
+    typer.echo(f"movie: {path}")
 
 
 # ---------------------------------------------------------------------- progress

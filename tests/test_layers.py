@@ -1,7 +1,8 @@
 """The import graph follows the data flow: lattice -> model -> providers -> steppers -> driver ->
-run files and the run layer -> learning workflow -> command line. A module may import its own
-layer and the layers before it, never one after it (imports inside functions included), and no
-module imports another module's private names."""
+run files and the run layer -> cluster connection -> learning workflow, analysis reports and
+sweeps -> command line. A module may import its own layer and the layers before it, never one
+after it (imports inside functions included), and no module imports another module's private
+names."""
 
 import ast
 from pathlib import Path
@@ -23,7 +24,8 @@ LAYERS = [
     ["llgsim.run.runfile", "llgsim.run.ownership", "llgsim.run.probe",
      "llgsim.run.recorders"],
     ["llgsim.run"],
-    ["llgsim.learn", "llgsim.bench"],
+    ["llgsim.cluster"],
+    ["llgsim.learn", "llgsim.bench", "llgsim.report", "llgsim.sweep"],
     ["llgsim.cli"],
 ]
 

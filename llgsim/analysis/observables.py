@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .chirality import chirality
+from .correlations import bond_correlations, nearest_neighbours
+from .order import staggered_sign
+
 
 def magnetization(spins) -> np.ndarray:
     """m = (1/N) sum_i S_i, (3,) float64."""
@@ -18,25 +22,14 @@ def magnetization(spins) -> np.ndarray:
 def staggered_magnetization(spins, lattice) -> float:
     """|(1/N) sum_i (-1)^(x_i + y_i) S_i| on the square lattice: 1 in the Neel state, 0 in
     the ferromagnet. Needs even Lx and Ly for the sign pattern to be periodic."""
-    x, y = lattice.coordinates().T
-    sign = np.where((x + y) % 2 == 0, 1.0, -1.0)
+    sign = staggered_sign(lattice)
     return float(np.linalg.norm(sign @ np.asarray(spins, dtype=np.float64)) / lattice.n_sites)
 
 
 def nearest_neighbour_correlation(spins, lattice) -> float:
     """<S_i . S_j> averaged over the nearest-neighbour bonds (shell 1): 1 in the ferromagnet,
     -1 in the Neel state, -1/2 in the 120-degree state; float64."""
-    s = np.asarray(spins, dtype=np.float64)
-    table = lattice.neighbour_table(lattice.neighbour_shells(1)[0].offsets)
-    return float(np.einsum("ic,ijc->", s, s[table]) / table.size)
-
-
-def chirality(spins, triangles) -> np.ndarray:
-    """Scalar chirality chi = S_a . (S_b x S_c) of each triangle (a, b, c), (T,) float64;
-    ``triangles`` (T, 3) int from Lattice.triangles() (counter-clockwise, docs/conventions.md)."""
-    s = np.asarray(spins, dtype=np.float64)
-    a, b, c = (s[triangles[:, k]] for k in range(3))
-    return np.einsum("ij,ij->i", a, np.cross(b, c))
+    return float(bond_correlations(spins, nearest_neighbours(lattice)).mean())
 
 
 def observables_for(lattice):
