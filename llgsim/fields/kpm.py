@@ -66,6 +66,24 @@ _PRECISIONS = {"single": np.float32, "double": np.float64}
 _KERNELS = ("jackson",)
 
 
+#: Chebyshev moments per a / kT_e when the order follows from the electron temperature. The
+#: error left falls as (a / (M kT_e))^2; at M = 8 a / kT_e it is 0.2-0.4 % of the RMS
+#: perpendicular field (full-field RMSE 0.9-1.3e-3) against ED for random spins on 10 x 10
+#: double exchange at kT_e = 0.05-0.1 with full probing, the hard (metallic) case; 2 a / kT_e
+#: leaves 3-5 % (benchmarks/kpm_order.py, BENCHMARKS.md "Grand-canonical labels")
+MOMENTS_PER_SMEARING = 8.0
+
+
+def order_for_temperature(model: KondoModel) -> int:
+    """M = ceil(MOMENTS_PER_SMEARING a / kT_e), a = ``model.spectral_bound()``: the Jackson
+    broadening pi a / M = 0.4 kT_e then lies well inside the Fermi function's width. Needs kT > 0
+    (at kT_e = 0 the truncation error falls only as 1 / M: choose M explicitly)."""
+    if not model.kT > 0:
+        raise InputError("order", None, "an integer >= 2 (number of Chebyshev moments M); "
+                         "it is chosen from the electron temperature only when kT > 0")
+    return int(math.ceil(MOMENTS_PER_SMEARING * model.spectral_bound() / model.kT))
+
+
 # ---------------------------------------------------------------------- Chebyshev expansions
 def jackson_kernel(order: int) -> np.ndarray:
     """Jackson damping factors g_m, m = 0..M-1, (M,) float64 (WEI06 eq. 71):
@@ -234,8 +252,9 @@ class KPM(FieldProvider):
     ----------
     model : KondoModel
         Fixed mu (energy Omega) or fixed filling (energy F = Omega + mu N_e), kT >= 0.
-    order : int >= 2
-        Number of Chebyshev moments M.
+    order : int >= 2 or None
+        Number of Chebyshev moments M. None: chosen from the electron temperature
+        (:func:`order_for_temperature`; needs kT > 0).
     colors : int >= 1
         Side c of the c x c color grid; must divide Lx and Ly. 2 c^2 probe columns; c = L
         (one site per color) is full probing, which leaves only the Chebyshev truncation error.
@@ -261,10 +280,13 @@ class KPM(FieldProvider):
         and on-site blocks are accumulated in float64 either way).
     """
 
-    def __init__(self, model: KondoModel, order: int, colors: int, kernel: str = "jackson",
-                 seed: int = 0, bounds=None, precision: str = "single", backend="cpu"):
+    def __init__(self, model: KondoModel, order: int | None, colors: int,
+                 kernel: str = "jackson", seed: int = 0, bounds=None, precision: str = "single",
+                 backend="cpu"):
         if not isinstance(model, KondoModel):
             raise InputError("model", type(model).__name__, "an llgsim KondoModel")
+        if order is None:
+            order = order_for_temperature(model)
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 2:
             raise InputError("order", order, "an integer >= 2 (number of Chebyshev moments M)")
         lat = model.lattice

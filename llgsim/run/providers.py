@@ -110,7 +110,7 @@ class KPMTable(Table):
     """Kernel polynomial method (llgsim.fields.KPM)."""
 
     kind: Literal["kpm"]
-    order: PositiveInt
+    order: PositiveInt | None = None  # None: 8 a / kT_e (llgsim.fields.kpm.order_for_temperature)
     colors: PositiveInt
     kernel: str = "jackson"
     seed: NonNegativeInt = 0

@@ -15,6 +15,7 @@ The kernels run single-threaded here (module fixture): results do not depend on 
 (test_thread_count_does_not_change_results checks that), and on oversubscribed CI runners the
 per-step barriers of a parallel launch stall whenever a thread is descheduled."""
 
+import math
 from pathlib import Path
 
 import numba
@@ -637,3 +638,36 @@ def test_describe():
     d = KPM(model, order=100, colors=3, seed=4).describe()
     assert d == {"name": "kpm", "order": 100, "colors": 3, "kernel": "jackson", "seed": 4,
                  "bounds": None, "precision": "single", "model": model.describe()}
+
+
+def test_order_from_the_electron_temperature_meets_its_accuracy():
+    """Without an order, M = 8 a / kT_e: against ED on random spins (a metal at mu, the hard
+    case) with full probing (c = L: no probing error), the perpendicular-field error is below
+    1 % of the RMS perpendicular field (measured 0.40 % at kT_e = 0.1 on 10 x 10; the bound
+    leaves 2.5x for other spins), and twice as many moments cut it about fourfold (the
+    (a / (M kT_e))^2 law of the Jackson broadening; measured 3.9x)."""
+    lat = Lattice.square(10)
+    spins = random_spins(lat, 3)
+    model = KondoModel(lat, (1.0,), J=6.0, mu=-4.63, kT=0.1)
+
+    def perp(s, h):
+        return h - np.sum(s * h, axis=1)[:, None] * s
+
+    exact = ExactDiagonalization(model).solve(spins).field
+
+    def perp_error(order):
+        kpm = KPM(model, order=order, colors=10, precision="double")
+        field = np.empty((lat.n_sites, 3))
+        kpm.evaluate(spins, field, False)
+        return kpm.order, np.sqrt(np.mean(np.sum(perp(spins, field - exact) ** 2, axis=1)))
+
+    order, err = perp_error(None)
+    assert order == math.ceil(K.MOMENTS_PER_SMEARING * model.spectral_bound() / model.kT) == 800
+    assert err < 0.01 * np.sqrt(np.mean(np.sum(perp(spins, exact) ** 2, axis=1)))
+    assert perp_error(order // 2)[1] / err > 3.0
+
+
+def test_order_from_temperature_needs_warm_electrons():
+    model = KondoModel(Lattice.square(4), (1.0,), J=6.0, filling=0.5, kT=0.0)
+    with pytest.raises(InputError, match="order = None: expected an integer >= 2"):
+        KPM(model, order=None, colors=4)
