@@ -2,13 +2,19 @@
 
     python benchmarks/label_convergence.py de       [--sizes 30 48 64] [--kT 0.02 0.05 0.1]
     python benchmarks/label_convergence.py triangle [--sizes 30 48 64] [--kT 0.02 0.05 0.1]
+    python benchmarks/label_convergence.py de --outside random --sizes 30 40 48
+    python benchmarks/label_convergence.py triangle --outside clean --sizes 30 48
 
 A model trained on L x L labels is used on lattices of 10^6 sites, so its labels must be those
 of the bulk: the field at a site must not depend on how large the lattice around its
 neighbourhood is. The test builds one local configuration, the spins within RADIUS of a centre
 site (de: a ferromagnetic droplet of radius 4 in a Neel background, Gaussian noise of width 0.2
 on every spin; triangle: a disc of opposite chirality in the tetrahedral state, same noise), and
-embeds it in L x L lattices whose outside is the background with independent noise (seed per L).
+embeds it in L x L lattices whose outside is the background with independent noise (seed per L;
+an insulator at the label mu), with ``--outside clean`` the background without noise (then the
+lattices differ in their size alone), or with ``--outside random`` random spins (a paramagnetic
+metal at mu, the early-time case). With a noisy outside the change measures both the size and
+the influence of spins beyond RADIUS (a locality effect); the clean outside separates the size.
 ED of each lattice gives, for every label setting, the fields at the sites within NEAR of the
 centre; the table gives the RMS change of H_perp between each size and the largest, over the
 RMS of H_perp on those sites (the ratio the accuracy bars are set on), and the full-field RMS
@@ -66,17 +72,19 @@ def texture(system: str, lattice: Lattice, name: str) -> np.ndarray:
     return states.ordered_state(name, lattice)
 
 
-def embedded(system: str, L: int) -> tuple[Lattice, np.ndarray, np.ndarray]:
+def embedded(system: str, L: int, outside: str = "background"
+             ) -> tuple[Lattice, np.ndarray, np.ndarray]:
     """(lattice, spins, mask of the compared sites): the local configuration (seed 0, the same
-    for every L, placed around the centre site) in the L x L background (noise seed L)."""
+    for every L, placed around the centre site) in the L x L background (noise seed L) or, for
+    ``outside = "random"``, in random spins (seed L)."""
     s = SYSTEMS[system]
     lat = Lattice.from_kind(s["kind"], L)
     centre = lat.index(2 * (L // 4), 2 * (L // 4))  # even: the same sublattice for every L
     dist = np.linalg.norm(lat.minimum_image(lat.positions() - lat.positions()[centre]), axis=1)
-    inside = dist <= RADIUS
+    inside = dist <= RADIUS + 1e-9  # a margin: sites at exactly RADIUS round either way
     local_rng, outside_rng = np.random.default_rng(0), np.random.default_rng(L)
     spins = texture(system, lat, s["background"])
-    spins = np.where((dist <= s["droplet_radius"])[:, None], texture(system, lat, s["droplet"]),
+    spins = np.where((dist <= s["droplet_radius"] + 1e-9)[:, None], texture(system, lat, s["droplet"]),
                      spins)
     # the local noise is drawn per offset from the centre (so it is the same for every L)
     offsets = lat.coordinates()[inside] - lat.coordinates()[centre]
@@ -85,14 +93,18 @@ def embedded(system: str, L: int) -> tuple[Lattice, np.ndarray, np.ndarray]:
     local[order] = local_rng.standard_normal((len(order), 3))
     noise = outside_rng.standard_normal(spins.shape)
     noise[inside] = local
+    if outside == "clean":
+        noise[~inside] = 0.0
     spins = spins + NOISE * noise
+    if outside == "random":
+        spins[~inside] = outside_rng.standard_normal((int((~inside).sum()), 3))
     return lat, spins / np.linalg.norm(spins, axis=1, keepdims=True), dist <= NEAR
 
 
-def fields(system: str, L: int, settings) -> tuple[np.ndarray, dict]:
+def fields(system: str, L: int, settings, outside: str) -> tuple[np.ndarray, dict]:
     """(spins of the compared sites, {setting: their fields}) from one diagonalization."""
     s = SYSTEMS[system]
-    lat, spins, near = embedded(system, L)
+    lat, spins, near = embedded(system, L, outside)
     model = KondoModel(lat, (1.0,), J=s["J"], mu=0.0)
     eps, vec = scipy.linalg.eigh(model.dense_hamiltonian(spins), driver="evr", overwrite_a=True,
                                  check_finite=False)
@@ -113,6 +125,8 @@ def main() -> None:
     ap.add_argument("system", choices=sorted(SYSTEMS))
     ap.add_argument("--sizes", type=int, nargs="+", default=[30, 48, 64])
     ap.add_argument("--kT", type=float, nargs="+", default=[0.02, 0.05, 0.1])
+    ap.add_argument("--outside", choices=["background", "clean", "random"],
+                    default="background")
     args = ap.parse_args()
     s = SYSTEMS[args.system]
     mus = {kT: label_mu(args.system, kT) for kT in args.kT}
@@ -121,16 +135,18 @@ def main() -> None:
     results, seconds = {}, {}
     for L in args.sizes:
         t0 = time.perf_counter()
-        results[L] = fields(args.system, L, settings)
+        results[L] = fields(args.system, L, settings, args.outside)
         seconds[L] = time.perf_counter() - t0
     ref = args.sizes[-1]
     spins_ref = results[ref][0]
-    print(f"# label convergence, {args.system}: {datetime.date.today()}, {cpu_model()}, "
+    print(f"# label convergence, {args.system}, outside {args.outside}: "
+          f"{datetime.date.today()}, {cpu_model()}, "
           f"load {load_average()}; local radius {RADIUS}, compared sites within {NEAR} "
           f"({len(spins_ref)}); ED seconds per size " +
           ", ".join(f"{L}: {seconds[L]:.0f}" for L in args.sizes))
-    print("| labels | L | dH_perp / rms H_perp vs L = %d | rms dH (full) | mean density |" % ref)
-    print("|---|---|---|---|---|")
+    print("| labels | L | rms H_perp | dH_perp / rms H_perp vs L = %d | rms dH (full) "
+          "| mean density |" % ref)
+    print("|---|---|---|---|---|---|")
     for name, _, _ in settings:
         h_ref, _ = results[ref][1][name]
         perp_ref = h_ref - np.sum(h_ref * spins_ref, 1)[:, None] * spins_ref
@@ -141,7 +157,8 @@ def main() -> None:
             h, dens = got[name]
             d = h - h_ref
             d_perp = d - np.sum(d * spins, 1)[:, None] * spins
-            print(f"| {name} | {L} | {np.sqrt(np.mean(np.sum(d_perp ** 2, 1))) / scale:.2e} | "
+            print(f"| {name} | {L} | {scale:.4f} | "
+                  f"{np.sqrt(np.mean(np.sum(d_perp ** 2, 1))) / scale:.2e} | "
                   f"{np.sqrt(np.mean(np.sum(d ** 2, 1))):.2e} | {dens:.4f} |")
 
 

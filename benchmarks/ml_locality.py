@@ -125,7 +125,12 @@ def main() -> None:
     lat_d, mod, spins, field = data.lattice, data.model, data.spins, data.field
     seed, time, kind, source_file = (data.records[k] for k in ("seed", "time", "kind", "file"))
     lattice = Lattice.from_kind(lat_d["kind"], lat_d["Lx"], lat_d["Ly"])
-    electrons = {"filling": mod["filling"]} if args.mu is None else {"mu": args.mu}
+    if args.mu is not None:
+        electrons = {"mu": args.mu}
+    elif mod.get("filling") is not None:
+        electrons = {"filling": mod["filling"]}
+    else:  # a grand-canonical dataset
+        electrons = {"mu": mod["mu"]}
     kT = mod["kT"] if args.kT is None else args.kT
     relabel = args.mu is not None or args.kT is not None
     ed = ExactDiagonalization(KondoModel(lattice, tuple(mod["hopping"]), J=mod["J"], kT=kT,
