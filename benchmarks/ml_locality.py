@@ -29,7 +29,9 @@ The table gives, per time and range:
 * the full-field floor sqrt((dH_perp^2 + dH_par^2) / 2) (bar 0.01);
 * the tail share, the part of sum(dH_perp^2) carried by the largest 10 % of the site samples
   (about 0.3 for Gaussian changes): discontinuous jumps where a one-electron level crosses the
-  Fermi level (a hole changes place) push it towards 1.
+  Fermi level (a hole changes place) push it towards 1;
+* the 50th, 90th and 99th percentiles of the per-sample floor |dH_perp| / sqrt 2 over RMS
+  H_perp: the typical site beside the rare jumps that carry the RMS.
 A pooled row over all times closes the table. At T = 0 and fixed filling the few electrons
 near the Fermi level (the doped holes in double exchange) of the finite lattice make both parts
 of the field depend on far spins (docs/training_results.md, "Locality").
@@ -64,6 +66,9 @@ from machine import cpu_model, load_average  # benchmarks/machine.py
 NEAR = 1.01
 #: the tail share is the part of sum(dH_perp^2) carried by this fraction of largest samples
 TAIL = 0.1
+#: percentiles of the per-sample floor |dH_perp| / sqrt 2 over RMS H_perp: the typical site and
+#: the tail that carries the RMS
+QUANTILES = (50, 90, 99)
 #: bootstrap resamples of the trials for the 68 % interval
 BOOTSTRAP = 2000
 
@@ -85,7 +90,9 @@ def floor_cells(d_perp: np.ndarray, d_par: np.ndarray, rms: np.ndarray, rng) -> 
     return {"ratio_perp": float(np.sqrt(d_perp.mean() / 2) / scale),
             "ratio_perp_68": [float(low), float(high)],
             "floor_full": float(np.sqrt((d_perp.mean() + d_par.mean()) / 2)),
-            "tail_share": tail_share(d_perp)}
+            "tail_share": tail_share(d_perp),
+            "quantiles_perp": [float(q) for q in
+                               np.percentile(np.sqrt(d_perp / 2), QUANTILES) / scale]}
 
 
 def tail_share(d_sq: np.ndarray) -> float:
@@ -99,7 +106,8 @@ def format_cells(cells) -> str:
     """Table entries of floor_cells results: ratio [68 % interval], full floor, tail share."""
     return " | ".join(f"{c['ratio_perp']:.3f} [{c['ratio_perp_68'][0]:.3f}, "
                       f"{c['ratio_perp_68'][1]:.3f}], {c['floor_full']:.4f}, "
-                      f"{c['tail_share']:.2f}" for c in cells)
+                      f"{c['tail_share']:.2f}, q "
+                      + "/".join(f"{q:.3f}" for q in c["quantiles_perp"]) for c in cells)
 
 
 def main() -> None:
@@ -154,7 +162,8 @@ def main() -> None:
           f"{args.trials} centres per entry")
     print(f"# {cpu_model()}, load {load_average()}, {datetime.date.today()}")
     print("# entries: perpendicular floor / RMS H_perp [68 % interval], full-field floor, "
-          "tail share")
+          "tail share, q: percentiles " + "/".join(map(str, QUANTILES)) + " of the per-site "
+          "perpendicular floor / RMS H_perp")
     model = None if args.model is None else (
         args.model if args.model.endswith(".safetensors") else path_of(args.model))
     model_column = "" if model is None else f" {args.model} ratio |"
