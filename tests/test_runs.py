@@ -17,7 +17,14 @@ PARSERS = {"data_": parse_data_config, "train_": parse_train_config}
 @pytest.mark.parametrize("path", sorted(RUNS.glob("**/*.toml")), ids=lambda p: p.name)
 def test_shipped_config_validates(path):
     """Parses with the parser of its command, and writes only below the working directory:
-    no absolute or machine paths (configs travel between machines)."""
+    no absolute or machine paths (configs travel between machines). A sweep file (sweep_*)
+    validates with every point, and its out_dir (relative to the sweep file) lies in out/."""
+    if path.name.startswith("sweep_"):
+        from llgsim.sweep.schema import load_sweep
+
+        out_dir = load_sweep(path).out_dir.resolve()
+        assert out_dir.is_relative_to(RUNS.parent / "out"), out_dir
+        return
     parse = next((p for prefix, p in PARSERS.items() if path.name.startswith(prefix)),
                  parse_config)
     cfg = parse(path.read_text())
