@@ -24,6 +24,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def load_sweep(path) -> Sweep:
         base_text = read_config_text(base_path)
     except InputError as exc:
         raise InputError("base", table.base, exc.allowed) from None
-    sweep = Sweep(path, base_path, base_text, folder / table.out_dir,
+    out_dir = Path(os.path.normpath(folder / table.out_dir))  # "runs/x/../../out" -> "out"
+    sweep = Sweep(path, base_path, base_text, out_dir,
                   expand(table.axes, table.zip), cluster)
     for point in sweep.points:
         _check_point(sweep, point, table.axes)
