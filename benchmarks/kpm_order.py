@@ -29,7 +29,7 @@ from llgsim.fields.kpm import KPM
 from llgsim.model import KondoModel
 from llgsim.states import random_spins
 
-from label_convergence import embedded, label_mu  # benchmarks/label_convergence.py
+from label_convergence import embedded, label_mus  # benchmarks/label_convergence.py
 from machine import cpu_model, load_average  # benchmarks/machine.py
 
 
@@ -49,9 +49,10 @@ def main() -> None:
     print("| state | kT_e | mu | M | M kT_e / a | colors | perp error / rms H_perp | full RMSE "
           "| s/call |")
     print("|---|---|---|---|---|---|---|---|---|")
+    mus = label_mus("de", args.kT)
     for (state, spins), kT in itertools.product(
             [("droplet", droplet), ("random", random_spins(lat, 1))], args.kT):
-        mu = label_mu("de", kT)
+        mu = mus[kT]
         model = KondoModel(lat, (1.0,), J=6.0, mu=mu, kT=kT)
         exact = ExactDiagonalization(model).solve(spins).field
         scale = np.sqrt(np.mean(np.sum(perp(spins, exact) ** 2, 1)))

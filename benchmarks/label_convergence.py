@@ -54,16 +54,18 @@ SYSTEMS = {"de": dict(kind="square", J=6.0, filling=0.485, background="neel",
                             droplet="tetrahedral_minus", droplet_radius=5.0)}
 
 
-def label_mu(system: str, kT: float) -> float:
-    """The fixed chemical potential of the grand-canonical labels (module docstring)."""
+def label_mus(system: str, kTs) -> dict:
+    """{kT_e: the fixed chemical potential of the grand-canonical labels} (module docstring);
+    the bands of the ordered states do not depend on kT_e and are computed once."""
     s = SYSTEMS[system]
     if system == "de":
         fm = bulk.bands("square", states.ferromagnetic(Lattice.square(1, 1)), (1, 1), s["J"], nq=256)
         neel = bulk.bands("square", states.neel(Lattice.square(2, 2)), (2, 2), s["J"], nq=128)
-        return bulk.coexistence(fm, neel, kT, -s["J"] + 0.1, -2.1)
+        return {kT: bulk.coexistence(fm, neel, kT, -s["J"] + 0.1, -2.1) for kT in kTs}
     tetra = bulk.bands("triangular", states.tetrahedral(Lattice.triangular(2, 2)), (2, 2), s["J"],
                        nq=128)
-    return bulk.gap_midpoint(tetra, s["filling"])[0]
+    mu = bulk.gap_midpoint(tetra, s["filling"])[0]
+    return {kT: mu for kT in kTs}
 
 
 def texture(system: str, lattice: Lattice, name: str) -> np.ndarray:
@@ -129,7 +131,7 @@ def main() -> None:
                     default="background")
     args = ap.parse_args()
     s = SYSTEMS[args.system]
-    mus = {kT: label_mu(args.system, kT) for kT in args.kT}
+    mus = label_mus(args.system, args.kT)
     settings = [(f"mu={mus[kT]:.4f}, kT_e={kT}", mus[kT], kT) for kT in args.kT]
     settings.append((f"f={s['filling']}, kT_e=0", None, 0.0))
     results, seconds = {}, {}
