@@ -4,6 +4,7 @@
     python benchmarks/label_convergence.py triangle [--sizes 30 48 64] [--kT 0.02 0.05 0.1]
     python benchmarks/label_convergence.py de --outside random --sizes 30 40 48
     python benchmarks/label_convergence.py triangle --outside clean --sizes 30 48
+    python benchmarks/label_convergence.py de --radius 7 --sizes 20 30 48 --kT 0.05
 
 A model trained on L x L labels is used on lattices of 10^6 sites, so its labels must be those
 of the bulk: the field at a site must not depend on how large the lattice around its
@@ -42,7 +43,8 @@ from llgsim.model import KondoModel
 
 from machine import cpu_model, load_average  # benchmarks/machine.py
 
-#: the local configuration: the spins within this distance of the centre (lattice constants)
+#: the local configuration: the spins within this distance of the centre (lattice constants;
+#: ``--radius``, at most (L_min - 1) / 2 so that it fits in the smallest lattice)
 RADIUS = 10.0
 #: the compared sites: within this distance of the centre
 NEAR = 3.01
@@ -74,7 +76,7 @@ def texture(system: str, lattice: Lattice, name: str) -> np.ndarray:
     return states.ordered_state(name, lattice)
 
 
-def embedded(system: str, L: int, outside: str = "background"
+def embedded(system: str, L: int, outside: str = "background", radius: float = RADIUS
              ) -> tuple[Lattice, np.ndarray, np.ndarray]:
     """(lattice, spins, mask of the compared sites): the local configuration (seed 0, the same
     for every L, placed around the centre site) in the L x L background (noise seed L) or, for
@@ -83,7 +85,7 @@ def embedded(system: str, L: int, outside: str = "background"
     lat = Lattice.from_kind(s["kind"], L)
     centre = lat.index(2 * (L // 4), 2 * (L // 4))  # even: the same sublattice for every L
     dist = np.linalg.norm(lat.minimum_image(lat.positions() - lat.positions()[centre]), axis=1)
-    inside = dist <= RADIUS + 1e-9  # a margin: sites at exactly RADIUS round either way
+    inside = dist <= radius + 1e-9  # a margin: sites at exactly RADIUS round either way
     local_rng, outside_rng = np.random.default_rng(0), np.random.default_rng(L)
     spins = texture(system, lat, s["background"])
     spins = np.where((dist <= s["droplet_radius"] + 1e-9)[:, None], texture(system, lat, s["droplet"]),
@@ -103,10 +105,11 @@ def embedded(system: str, L: int, outside: str = "background"
     return lat, spins / np.linalg.norm(spins, axis=1, keepdims=True), dist <= NEAR
 
 
-def fields(system: str, L: int, settings, outside: str) -> tuple[np.ndarray, dict]:
+def fields(system: str, L: int, settings, outside: str, radius: float
+           ) -> tuple[np.ndarray, dict]:
     """(spins of the compared sites, {setting: their fields}) from one diagonalization."""
     s = SYSTEMS[system]
-    lat, spins, near = embedded(system, L, outside)
+    lat, spins, near = embedded(system, L, outside, radius)
     model = KondoModel(lat, (1.0,), J=s["J"], mu=0.0)
     eps, vec = scipy.linalg.eigh(model.dense_hamiltonian(spins), driver="evr", overwrite_a=True,
                                  check_finite=False)
@@ -129,7 +132,11 @@ def main() -> None:
     ap.add_argument("--kT", type=float, nargs="+", default=[0.02, 0.05, 0.1])
     ap.add_argument("--outside", choices=["background", "clean", "random"],
                     default="background")
+    ap.add_argument("--radius", type=float, default=RADIUS)
     args = ap.parse_args()
+    if not 0 < args.radius <= (min(args.sizes) - 1) / 2:
+        ap.error(f"--radius {args.radius}: must lie in (0, {(min(args.sizes) - 1) / 2}] for "
+                 f"the smallest lattice {min(args.sizes)}")
     s = SYSTEMS[args.system]
     mus = label_mus(args.system, args.kT)
     settings = [(f"mu={mus[kT]:.4f}, kT_e={kT}", mus[kT], kT) for kT in args.kT]
@@ -137,13 +144,13 @@ def main() -> None:
     results, seconds = {}, {}
     for L in args.sizes:
         t0 = time.perf_counter()
-        results[L] = fields(args.system, L, settings, args.outside)
+        results[L] = fields(args.system, L, settings, args.outside, args.radius)
         seconds[L] = time.perf_counter() - t0
     ref = args.sizes[-1]
     spins_ref = results[ref][0]
     print(f"# label convergence, {args.system}, outside {args.outside}: "
           f"{datetime.date.today()}, {cpu_model()}, "
-          f"load {load_average()}; local radius {RADIUS}, compared sites within {NEAR} "
+          f"load {load_average()}; local radius {args.radius}, compared sites within {NEAR} "
           f"({len(spins_ref)}); ED seconds per size " +
           ", ".join(f"{L}: {seconds[L]:.0f}" for L in args.sizes))
     print("| labels | L | rms H_perp | dH_perp / rms H_perp vs L = %d | rms dH (full) "

@@ -16,6 +16,7 @@ class TrainData(Table):
     paths: Annotated[list[str], Field(min_length=1)]
     validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     split_seed: NonNegativeInt = 0
+    train_snapshots: PositiveInt | None = None  # a learning-curve point: this many for training
 
 
 class DescriptorTable(Table):
@@ -64,9 +65,10 @@ class TrainConfig(Table):
     output: TrainOutput
 
 
-def parse_train_config(text: str) -> TrainConfig:
-    """Validate the TOML text of a training config; errors are one-line InputErrors."""
-    cfg = parse_toml(text, TrainConfig)
+def parse_train_config(text: str, overrides: dict | None = None) -> TrainConfig:
+    """Validate the TOML text of a training config (``overrides``: dotted key path -> value,
+    as for run configs); errors are one-line InputErrors."""
+    cfg = parse_toml(text, TrainConfig, overrides)
     if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
         raise InputError("loss", "all weights 0", "at least one positive weight")
     return cfg

@@ -9,11 +9,10 @@ Loss over a batch of snapshots (docs/physics.md, section 3.3), with Delta H_i = 
 means over all sites (and snapshots) of the batch, |.| the Euclidean norm of the 3-vector.
 S_i x Delta H_i is the error of the perpendicular field, the only part that drives the
 dynamics (|S_i x v| = |v - (v . S_i) S_i| for unit S_i); in DE it is ~1 % of |H_i|, hence its
-own weight. The predicted field is the field -dE/dS_i of the network (llgsim.ml.network).
-Since the spins of a snapshot are fixed, its descriptor G and the local Jacobian dG/dS are
-computed once (:func:`environment_jacobian`); each step then needs only the network, its
-input gradient and one contraction with the Jacobian (second derivatives of the network alone),
-about ten times cheaper than differentiating through the descriptor twice.
+own weight. The predicted field is the field -dE/dS_i of the network (llgsim.ml.network), a
+vector-Jacobian product of the descriptor recomputed at every step
+(:func:`llgsim.learn.features.energy_and_field_for_training`): nothing per site is stored but
+the spins and labels, so the cutoff and the data are bounded by time, not memory.
 
 Training: Adam, a validation split by snapshot, learning rate reduced by ``lr_factor`` after
 ``lr_patience`` epochs without improvement of the validation loss, early stopping after
@@ -34,7 +33,7 @@ import numpy as np
 
 from ..errors import InputError
 from .dataset import Snapshots, dataset_hash, read_dataset
-from .features import energy_and_field_from_features, environment_jacobian
+from .features import energy_and_field_for_training
 from .train_config import LossTable, TrainConfig, parse_train_config
 
 #: Feature standard deviations are floored here: a feature (almost) constant on the training
@@ -62,14 +61,21 @@ def load_snapshots(paths) -> tuple[Snapshots, str]:
     return joined, digest
 
 
-def split_snapshots(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_snapshots(n: int, fraction: float, seed: int, n_train: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) snapshot indices: a seeded permutation, round(fraction n) (at least
-    one) snapshots for validation, both sorted."""
+    one) snapshots for validation, the next ``n_train`` (default: all the rest) for training,
+    both sorted. The validation set does not depend on ``n_train``, so the points of a learning
+    curve share it, and a smaller training set is part of every larger one."""
     order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, int(round(fraction * n)))
     if n_val >= n:
         raise InputError("data", f"{n} snapshots", "at least 2 snapshots to split off validation")
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    if n_train is not None and n_train > n - n_val:
+        raise InputError("data.train_snapshots", str(n_train),
+                         f"at most the {n - n_val} snapshots left after validation")
+    stop = n if n_train is None else n_val + n_train
+    return np.sort(order[n_val:stop]), np.sort(order[:n_val])
 
 
 # ---------------------------------------------------------------------- loss
@@ -84,17 +90,13 @@ def field_errors(spins, field_pred, field_ref) -> dict:
             "torque": torch.linalg.cross(spins, diff).pow(2).sum()}
 
 
-def snapshot_loss(model, snapshot: dict, neighbours, weights: LossTable, create_graph: bool):
+def snapshot_loss(model, snapshot: dict, weights: LossTable, create_graph: bool):
     """(loss, parts) of one snapshot: the module-docstring loss with means over its N sites.
 
-    snapshot : dict of torch tensors "features" (N, F), "jacobian" (N, F, M, 2), "frames"
-               (N, M, 2, 3) (see :func:`environment_jacobian`), "spins" (N, 3), "field" (N, 3),
-               "energy" ().
+    snapshot : dict of torch tensors "spins" (N, 3), "field" (N, 3), "energy" ().
     parts    : the float squared-error sums (field, torque) and the energy error per site.
     """
-    energy, field = energy_and_field_from_features(model, snapshot["features"],
-                                                   snapshot["jacobian"], snapshot["frames"],
-                                                   neighbours, snapshot["spins"], create_graph)
+    energy, field = energy_and_field_for_training(model, snapshot["spins"], create_graph)
     n = len(field)
     err = field_errors(snapshot["spins"], field, snapshot["field"])
     de = (energy - snapshot["energy"]) / n
@@ -104,12 +106,12 @@ def snapshot_loss(model, snapshot: dict, neighbours, weights: LossTable, create_
     return loss, parts
 
 
-def _evaluate(model, snapshots, neighbours, weights) -> dict:
+def _evaluate(model, snapshots, weights) -> dict:
     """Validation figures over a list of snapshots: loss, field RMSE, perpendicular-field RMSE
     (per-site vector norms) and energy RMSE per site."""
     sums = {"loss": 0.0, "field": 0.0, "torque": 0.0, "energy": 0.0}
     for snap in snapshots:
-        loss, parts = snapshot_loss(model, snap, neighbours, weights, create_graph=False)
+        loss, parts = snapshot_loss(model, snap, weights, create_graph=False)
         sums["loss"] += loss.item()
         sums["field"] += parts["field"]
         sums["torque"] += parts["torque"]
@@ -123,10 +125,20 @@ def _evaluate(model, snapshots, neighbours, weights) -> dict:
 
 # ---------------------------------------------------------------------- training
 
-def _feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and floored standard deviation (F,) of the stacked training features (S N, F)."""
-    std = features.std(0).clamp_min(MIN_FEATURE_STD)
-    return features.mean(0).double().numpy(), std.double().numpy()
+def _feature_statistics(descriptor, spins) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored standard deviation (F,) float64 of the descriptor over all sites of the
+    snapshots ``spins`` (an iterable of torch (N, 3)), accumulated one snapshot at a time in
+    float64 (the stacked features of a large training set would not fit in memory)."""
+    import torch
+
+    count, total, squares = 0, 0.0, 0.0
+    with torch.no_grad():
+        for s in spins:
+            g = descriptor(s).double()
+            count, total, squares = count + len(g), total + g.sum(0), squares + (g * g).sum(0)
+    mean = total / count
+    var = (squares - count * mean * mean).clamp_min(0.0) / (count - 1)
+    return mean.numpy(), var.sqrt().clamp_min(MIN_FEATURE_STD).numpy()
 
 
 def keep_training(epoch: int, best_epoch: int, patience: int, max_epochs: int) -> bool:
@@ -144,8 +156,10 @@ def _config_hash(cfg: TrainConfig, data_hash: str) -> str:
     return hashlib.sha256((json.dumps(d, sort_keys=True) + data_hash).encode()).hexdigest()
 
 
-def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
-    """Train the model of the training config at ``config_path``; write the model file.
+def train_model(config_path, progress: Callable[[str], None] = print,
+                overrides: dict | None = None) -> dict:
+    """Train the model of the training config at ``config_path`` (with ``overrides``: dotted
+    key path -> value, e.g. {"data.train_snapshots": 100}); write the model file.
 
     progress : called with one line per epoch (losses, validation RMSEs, learning rate, time).
     Returns {"model", "content_hash", "metrics"}; metrics (also in the model file) hold the
@@ -158,19 +172,18 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
     from ..lattice import Lattice
     from ..ml.network import BehlerParrinello
 
-    cfg = parse_train_config(Path(config_path).read_text())
+    cfg = parse_train_config(Path(config_path).read_text(), overrides)
     opt = cfg.optimizer
     torch.set_num_threads(opt.threads)
     snaps, data_hash = load_snapshots(cfg.data.paths)
     train_idx, val_idx = split_snapshots(len(snaps), cfg.data.validation_fraction,
-                                         cfg.data.split_seed)
+                                         cfg.data.split_seed, cfg.data.train_snapshots)
     lat = snaps.lattice
     lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
     settings = (DescriptorSettings.default(lattice.kind) if cfg.network.descriptor is None
                 else DescriptorSettings(**cfg.network.descriptor.model_dump()))
     descriptor = Descriptor(lattice, settings)
     dtype = getattr(torch, opt.dtype)
-    neighbours = torch.as_tensor(descriptor.neighbours)
     model = BehlerParrinello(descriptor, tuple(cfg.network.hidden), cfg.network.activation,
                              seed=cfg.network.seed).to(dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
@@ -191,20 +204,12 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
             progress(f"resumed from {ck_path} at epoch {state['epoch']}")
         else:
             progress(f"checkpoint {ck_path} belongs to another config or data: starting anew")
-    snapshots = []
-    if keep_training(state["epoch"], state["best_epoch"], opt.patience, opt.max_epochs):
-        t0 = wallclock.time()
-        for k in range(len(snaps)):
-            spins = torch.from_numpy(snaps.spins[k]).to(dtype)
-            features, jacobian, frames = environment_jacobian(descriptor, spins)
-            snapshots.append({"features": features, "jacobian": jacobian, "frames": frames,
-                              "spins": spins,
-                              "field": torch.from_numpy(snaps.field[k]).to(dtype),
-                              "energy": torch.tensor(snaps.energy[k], dtype=dtype)})
-        progress(f"descriptors and their Jacobians of {len(snaps)} snapshots: "
-                 f"{wallclock.time() - t0:.0f} s")
+    snapshots = [{"spins": torch.from_numpy(snaps.spins[k]).to(dtype),
+                  "field": torch.from_numpy(snaps.field[k]).to(dtype),
+                  "energy": torch.tensor(snaps.energy[k], dtype=dtype)}
+                 for k in range(len(snaps))]
     if not resumed:
-        mean, std = _feature_statistics(torch.cat([snapshots[k]["features"] for k in train_idx]))
+        mean, std = _feature_statistics(descriptor, (snapshots[k]["spins"] for k in train_idx))
         parallel = (snaps.spins[train_idx] * snaps.field[train_idx]).sum(-1).mean()
         with torch.no_grad():  # normalisation; mean energy per site and parallel field as offsets
             model.feature_mean.copy_(torch.from_numpy(mean))
@@ -224,12 +229,11 @@ def train_model(config_path, progress: Callable[[str], None] = print) -> dict:
             batch = order[start:start + opt.batch_snapshots]
             optimizer.zero_grad()
             for k in batch:
-                loss, _ = snapshot_loss(model, snapshots[k], neighbours, cfg.loss,
-                                        create_graph=True)
+                loss, _ = snapshot_loss(model, snapshots[k], cfg.loss, create_graph=True)
                 (loss / len(batch)).backward()
                 train_loss += loss.item()
             optimizer.step()
-        val = _evaluate(model, [snapshots[k] for k in val_idx], neighbours, cfg.loss)
+        val = _evaluate(model, [snapshots[k] for k in val_idx], cfg.loss)
         scheduler.step(val["loss"])
         state["epoch"] += 1
         state["seconds"] += wallclock.time() - t0

@@ -11,8 +11,7 @@ from llgsim.learn.dataset import dataset_hash
 from llgsim.learn.generate import generate_dataset
 from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
-from llgsim.learn.features import (energy_and_field_from_features, environment_jacobian,
-                                   tangent_frames)
+from llgsim.learn.features import energy_and_field_for_training
 from llgsim.learn.train_config import LossTable, parse_train_config
 from llgsim.learn.training import keep_training, snapshot_loss, split_snapshots, train_model
 from llgsim.states import random_spins
@@ -78,28 +77,27 @@ def write_train_config(tmp_path, dataset, epochs):
     return path
 
 
-def test_tangent_frames_are_orthonormal_and_perpendicular():
-    random = torch.from_numpy(random_spins(Lattice.square(4), 1))
-    spins = 1.7 * torch.cat([torch.eye(3), -torch.eye(3), random])  # frames follow S / |S|
-    e = tangent_frames(spins)
-    u = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
-    basis = torch.cat([e, u[:, None]], dim=1)  # (n, 3, 3): rows e1, e2, u
-    np.testing.assert_allclose(torch.einsum("nka,nla->nkl", basis, basis).numpy(),
-                               np.broadcast_to(np.eye(3), (len(spins), 3, 3)), atol=TOL_EXACT)
-
-
-def test_jacobian_field_equals_the_autograd_field():
+def test_training_field_and_its_parameter_gradient_equal_double_autograd():
+    """The vector-Jacobian field against reverse mode through the whole network twice (unit
+    spins, as in datasets; the derivative through the normalisation and the parallel head
+    both enter)."""
     lat = Lattice.triangular(8)
-    descriptor = Descriptor(lat)
-    model = BehlerParrinello(descriptor, hidden=(8,), seed=3)
+    model = BehlerParrinello(Descriptor(lat), hidden=(8,), seed=3)
     spins = torch.from_numpy(random_spins(lat, 4))
-    features, jacobian, frames = environment_jacobian(descriptor, spins)
-    energy, field = energy_and_field_from_features(
-        model, features, jacobian, frames, torch.as_tensor(descriptor.neighbours), spins,
-        create_graph=False)
-    energy_ref, field_ref = model.energy_and_field(spins)
-    assert abs(energy.item() - energy_ref.item()) < TOL_EXACT * abs(energy_ref.item())
-    np.testing.assert_allclose(field.detach().numpy(), field_ref.numpy(), atol=TOL_EXACT)
+    energy, field = energy_and_field_for_training(model, spins, create_graph=True)
+    (field * field).sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    s = spins.clone().requires_grad_(True)
+    out = model.site_outputs(s)
+    e_ref = out[:, 0].sum()
+    (g,) = torch.autograd.grad(e_ref - (out[:, 1] * (torch.linalg.vector_norm(s, dim=-1) - 1)).sum(),
+                               s, create_graph=True)
+    (g * g).sum().backward()
+    assert abs(energy.item() - e_ref.item()) < TOL_EXACT * abs(e_ref.item())
+    np.testing.assert_allclose(field.detach().numpy(), -g.detach().numpy(), atol=TOL_EXACT)
+    for got, p in zip(grads, model.parameters()):
+        np.testing.assert_allclose(got.numpy(), p.grad.numpy(), rtol=1e-9, atol=TOL_EXACT)
 
 
 def test_loss_matches_a_numpy_computation():
@@ -111,12 +109,10 @@ def test_loss_matches_a_numpy_computation():
     field_ref = rng.normal(size=(36, 3))
     energy_ref = -200.0
     w = LossTable(w_field=0.7, w_torque=2.0, w_energy=0.3)
-    features, jacobian, frames = environment_jacobian(descriptor, torch.from_numpy(spins))
-    snapshot = {"features": features, "jacobian": jacobian, "frames": frames,
-                "spins": torch.from_numpy(spins),
+    snapshot = {"spins": torch.from_numpy(spins),
                 "field": torch.from_numpy(field_ref),
                 "energy": torch.tensor(energy_ref, dtype=torch.float64)}
-    loss, parts = snapshot_loss(model, snapshot, torch.as_tensor(descriptor.neighbours), w, False)
+    loss, parts = snapshot_loss(model, snapshot, w, False)
     energy, field = model.energy_and_field(torch.from_numpy(spins))
     diff = field.numpy() - field_ref
     torque = np.cross(spins, diff)
@@ -134,6 +130,11 @@ def test_split_is_by_snapshot_and_seeded():
     np.testing.assert_array_equal(split_snapshots(20, 0.25, seed=4)[1], val)
     with pytest.raises(InputError):
         split_snapshots(1, 0.5, seed=0)
+    small, val_small = split_snapshots(20, 0.25, seed=4, n_train=6)
+    np.testing.assert_array_equal(val_small, val)  # learning-curve points share the validation
+    assert len(small) == 6 and set(small) <= set(train)
+    with pytest.raises(InputError, match="train_snapshots"):
+        split_snapshots(20, 0.25, seed=4, n_train=16)
 
 
 def test_early_stopping_rule():
