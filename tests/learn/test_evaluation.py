@@ -1,5 +1,5 @@
-"""Evaluation figures against explicit numpy loops; evaluate_model on a tiny dataset; the
-shipped de-square model against external labels."""
+"""Evaluation figures against explicit numpy loops; evaluate_model on a tiny dataset (the shipped
+models against exact labels: tests/ml/test_shipped_accuracy.py)."""
 
 
 import numpy as np

@@ -96,11 +96,12 @@ def test_not_a_model_file_is_refused(tmp_path):
 
 
 #: the models docs/training_results.md documents, with their lattice kinds
-SHIPPED = {"de-square": "square", "sd-triangular": "triangular"}
+SHIPPED = {"de-square": "square", "de-square-fixed-filling": "square",
+           "sd-triangular": "triangular"}
 
 
 def test_shipped_models(model_path, tmp_path, monkeypatch):
-    """The two documented models ship (docs/training_results.md; an empty pretrained folder
+    """The documented models ship (docs/training_results.md; an empty pretrained folder
     fails here), each loads on its lattice kind with its descriptor fingerprint; list_models
     summarises every file in the pretrained folder; path_of names the choices;
     MLField.pretrained loads by name."""

@@ -26,7 +26,8 @@ from llgsim.model import KondoModel
 
 ZC21 = Path(__file__).resolve().parents[1] / "data" / "zc21_de30"
 
-# de-square on the ZC21 authors' 30 x 30 DE snapshots (never trained on). Measured 0.3054 on
+# de-square-fixed-filling (the de-square of kT_e = 0, f = 0.485, kept for this comparison) on
+# the ZC21 authors' 30 x 30 DE snapshots (never trained on), which are labelled the same way. Measured 0.3054 on
 # the late quench snapshot (docs/training_results.md: 0.305; the model before the
 # nearest-neighbour bond features scored 0.48, the one before the late-time rounds 0.73) and
 # 0.2360 on the random one (0.236; the previous stop 0.271). Bounds 1.18x and 1.19x the
@@ -36,9 +37,9 @@ ZC21_RATIO_BOUND = {"quench_c20000": 0.36, "random_c2": 0.28}
 
 
 @pytest.mark.parametrize("name", sorted(ZC21_RATIO_BOUND))
-def test_de_square_on_external_zc21_snapshots(name):
+def test_de_square_fixed_filling_on_external_zc21_snapshots(name):
     spins, field, _ = read_zc21_snapshot(ZC21 / f"{name}.dat")
-    _, pred = predict(path_of("de-square"), spins[None], Lattice.square(30))
+    _, pred = predict(path_of("de-square-fixed-filling"), spins[None], Lattice.square(30))
     assert field_metrics(spins[None], field[None], pred)["ratio_perp"] < ZC21_RATIO_BOUND[name]
 
 
@@ -60,16 +61,31 @@ SD_TRIANGULAR_BOUND = {"random": {"ratio_perp": 0.45, "rmse_field": 0.042},
                        "perturbed": {"ratio_perp": 0.35, "rmse_field": 0.031}}
 
 
+def on_training_lattice(name: str, kind: str):
+    """(ED provider, ML provider) on the training lattice of the shipped model ``name`` (of
+    lattice ``kind``), the ED one with the s-d parameters stored in the model file."""
+    _, meta = load_model(path_of(name))
+    trained_on = meta["metrics"]["training_lattice"]
+    assert trained_on["kind"] == kind
+    lattice = Lattice.from_kind(kind, trained_on["Lx"], trained_on["Ly"])
+    p = meta["model_parameters"]
+    model = KondoModel(lattice, hopping=p["hopping"], J=p["J"], filling=p.get("filling"),
+                       mu=p.get("mu"), kT=p["kT"])
+    return ExactDiagonalization(model), MLField.pretrained(name, lattice)
+
+
+def metrics_against_ed(ed, ml, spins) -> dict:
+    """The evaluation figures of the ML fields of ``spins`` (S, N, 3) against ED's."""
+    exact = np.stack([ed.energy_and_field(s)[1] for s in spins])
+    pred = np.stack([ml.energy_and_field(s)[1] for s in spins])
+    return field_metrics(spins, exact, pred)
+
+
 @pytest.fixture(scope="module")
 def sd_triangular():
-    """(ED provider, ML provider) on the training lattice of the shipped model."""
-    _, meta = load_model(path_of("sd-triangular"))
-    trained_on = meta["metrics"]["training_lattice"]
-    assert trained_on == {"kind": "triangular", "Lx": 16, "Ly": 16}
-    lattice = Lattice.triangular(trained_on["Lx"], trained_on["Ly"])
-    p = meta["model_parameters"]
-    model = KondoModel(lattice, hopping=p["hopping"], J=p["J"], filling=p["filling"], kT=p["kT"])
-    return ExactDiagonalization(model), MLField.pretrained("sd-triangular", lattice)
+    ed, ml = on_training_lattice("sd-triangular", "triangular")
+    assert (ml.lattice.Lx, ml.lattice.Ly) == (16, 16)
+    return ed, ml
 
 
 @pytest.mark.parametrize("kind", sorted(SD_TRIANGULAR_BOUND))
@@ -82,8 +98,37 @@ def test_sd_triangular_against_ed(sd_triangular, kind):
     spins = np.stack([random_record_spins(lattice, 9101, k) if kind == "random"
                       else perturbed_spins(lattice, source, k)
                       for k in range(SD_TRIANGULAR_SNAPSHOTS)])
-    exact = np.stack([ed.energy_and_field(s)[1] for s in spins])
-    pred = np.stack([ml.energy_and_field(s)[1] for s in spins])
-    metrics = field_metrics(spins, exact, pred)
+    metrics = metrics_against_ed(ed, ml, spins)
     for figure, bound in SD_TRIANGULAR_BOUND[kind].items():
+        assert metrics[figure] < bound, (figure, metrics[figure])
+
+
+# de-square (grand-canonical: mu = -4.6317, kT_e = 0.05) against ED labels at its own settings
+# on its training lattice (20 x 20), for configurations like its training data
+# (runs/de_square/data_de_square_gc.toml): random spins and Neel states with ferromagnetic
+# droplets (radius 1-4, noise 0-0.5). Seeds 9201 and 9401 are used by no data file; ED takes
+# ~0.5 s per snapshot. Measured with these seeds: ratio 0.244 (random) and 0.042 (perturbed),
+# full-field RMSE 0.0865 and 0.0335; seeds 9202-9203 / 9402-9403 gave 0.235-0.245 (random) and
+# 0.064-0.114 (perturbed: a few droplets' walls carry most of the torque, so the figure moves
+# with the seed). Bounds: 1.19x and 1.43x the measured ratios (the perturbed one leaves room for
+# retraining noise of ~0.01 on a small figure), 1.16x and 1.19x the full-field RMSEs. Teeth,
+# measured: de-square-fixed-filling (the same network trained on kT_e = 0 fixed-filling labels)
+# scores 2.04 / 0.35 in the ratio and 0.86 / 0.16 in the full field and fails all four.
+DE_SQUARE_SNAPSHOTS = 3
+DE_SQUARE_BOUND = {"random": {"ratio_perp": 0.29, "rmse_field": 0.10},
+                   "perturbed": {"ratio_perp": 0.06, "rmse_field": 0.04}}
+
+
+@pytest.mark.parametrize("kind", sorted(DE_SQUARE_BOUND))
+def test_de_square_against_grand_canonical_ed(kind):
+    ed, ml = on_training_lattice("de-square", "square")
+    assert ed.model.mu == -4.6317 and ed.model.kT == 0.05  # docs/physics.md 1.3
+    source = PerturbedSource(state="neel", droplet_state="ferromagnetic", seed=9401,
+                             count=DE_SQUARE_SNAPSHOTS, noise=[0.0, 0.5], droplets=6,
+                             radius=[1.0, 4.0])
+    spins = np.stack([random_record_spins(ml.lattice, 9201, k) if kind == "random"
+                      else perturbed_spins(ml.lattice, source, k)
+                      for k in range(DE_SQUARE_SNAPSHOTS)])
+    metrics = metrics_against_ed(ed, ml, spins)
+    for figure, bound in DE_SQUARE_BOUND[kind].items():
         assert metrics[figure] < bound, (figure, metrics[figure])

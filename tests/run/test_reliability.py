@@ -361,8 +361,8 @@ def test_models_lists_files_without_metric_dicts():
 
 def test_evaluate_accepts_a_shipped_model_name(tmp_path):
     data = tmp_path / "data.toml"
-    data.write_text('[lattice]\nkind = "square"\nLx = 10\n[model]\nJ = 6.0\nfilling = 0.485\n'
-                    '[output]\npath = "d.h5"\n[[random]]\nseed = 1\ncount = 1\n')
+    data.write_text('[lattice]\nkind = "square"\nLx = 10\n[model]\nJ = 6.0\nmu = -4.6317\n'
+                    'kT = 0.05\n[output]\npath = "d.h5"\n[[random]]\nseed = 1\ncount = 1\n')
     assert llgsim("generate", data, cwd=tmp_path).returncode == 0
     result = llgsim("evaluate", "de-square", "d.h5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
