@@ -13,7 +13,8 @@ from llgsim.ml.modelfile import read_metadata
 from llgsim.ml.network import BehlerParrinello
 from llgsim.learn.features import energy_and_field_for_training
 from llgsim.learn.train_config import LossTable, parse_train_config
-from llgsim.learn.training import keep_training, snapshot_loss, split_snapshots, train_model
+from llgsim.learn.training import (MIN_FEATURE_STD, _feature_statistics, keep_training,
+                                   snapshot_loss, split_snapshots, train_model)
 from llgsim.states import random_spins
 
 TOL_EXACT = 1e-12  # same float64 arithmetic in torch and numpy, different summation order
@@ -121,6 +122,20 @@ def test_loss_matches_a_numpy_computation():
                 + 0.3 * de ** 2)
     assert abs(loss.item() - expected) < TOL_EXACT * expected
     assert abs(parts["energy"] - de) < TOL_EXACT * abs(de)
+
+
+def test_streamed_feature_statistics_equal_those_of_the_stacked_features():
+    """Mean and (sample) standard deviation accumulated snapshot by snapshot against numpy on
+    the stacked descriptor rows; the floor MIN_FEATURE_STD applies to constant features."""
+    lat = Lattice.square(6)
+    descriptor = Descriptor(lat)
+    spins = [torch.from_numpy(random_spins(lat, seed)) for seed in (1, 2, 3)]
+    stacked = np.concatenate([descriptor(s).numpy() for s in spins])
+    mean, std = _feature_statistics(descriptor, spins)
+    np.testing.assert_allclose(mean, stacked.mean(0), atol=TOL_EXACT)
+    # sum-of-squares form: cancellation costs ~1e-16 x mean^2 / var relative, < 1e-10 here
+    np.testing.assert_allclose(std, np.maximum(stacked.std(0, ddof=1), MIN_FEATURE_STD),
+                               rtol=1e-10, atol=TOL_EXACT)
 
 
 def test_split_is_by_snapshot_and_seeded():
