@@ -150,7 +150,7 @@ def test_a_model_table_an_ml_model_would_ignore_is_refused(tmp_path):
     assert result.stderr.startswith("error: model.J = 3.0: expected 6.0, the value the ML model "
                                     "of provider was trained for")
     same = config(tmp_path, name="same.toml",
-                  text=ML.format(model="[model]\nJ = 6.0\nfilling = 0.485"))
+                  text=ML.format(model="[model]\nJ = 6.0\nmu = -4.6317\nkT = 0.05"))
     assert invoke("validate", same).exit_code == 0
     unused = config(tmp_path, name="unused.toml", text=config_text(
         steps=5, kT=0.0, frames=1).replace("[provider]", "[model]\nfilling = 0.5\n[provider]"))
