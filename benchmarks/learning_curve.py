@@ -28,7 +28,6 @@ from machine import cpu_model, load_average  # benchmarks/machine.py
 
 from llgsim.learn.evaluation import evaluate_model
 from llgsim.learn.training import train_model
-from llgsim.ml.modelfile import read_metadata
 
 
 def parse_point(text: str) -> tuple[int | None, list[int]]:
@@ -62,8 +61,7 @@ def main() -> None:
         result = train_model(args.config, progress=lambda line: print(f"  [{tag}] {line}",
                                                                        flush=True),
                              overrides=overrides)
-        meta = read_metadata(result["model"])
-        metrics = meta["metrics"]
+        metrics = result["metrics"]
         lat = metrics["training_lattice"]
         scores = [evaluate_model(result["model"], path) for path in args.heldout]
         rows.append((hidden, metrics, lat["Lx"] * lat["Ly"], scores))
