@@ -1,102 +1,139 @@
 """Chiral ordering on the triangle: ED- and ML-driven quenches from the same random starts.
 
-    python benchmarks/ml_ordering.py [--L 12] [--seeds 5 6 7 8] [--steps 3000] [--dt 0.1]
+    python benchmarks/ml_ordering.py [--model sd-triangular] [--L 16] [--seeds 5 6 7 8]
+                                     [--steps 2000] [--dt 0.1] [--workers 2]
 
-For every seed, a quench from random spins (T = 0, alpha = 0.5, SIB) of the triangular s-d
-model of "sd-triangular" (t1 = 1, J = 2, f = 1/4, kT_e = 0; docs/physics.md, section 1.2)
-driven once by ED and once by the shipped model, both on the "cpu" backend, through the run
-layer's driving loop (llgsim.run.driver.drive with the provider's stepper). Per run the table
-gives the mean |chirality| per triangle at the end, the first time it exceeds 0.75
-(tetrahedral value 4 / (3 sqrt 3) = 0.7698), and the share of the majority chirality sign
-among the triangles with |chi| > 0.5 at the end (1 = one domain; about 0.5 = two domains, e.g.
-a pair of straight walls that wrap around the torus and cannot shrink).
-One trajectory is a single sample of a stochastic coarsening process, so ED and ML are compared
-over the seeds. Runs in a few minutes at L = 12 on 2 cores.
+For every seed, a quench from random spins (T = 0, alpha = 0.5, SIB) driven once by ED with the
+s-d parameters stored in the model file (for the shipped "sd-triangular": t1 = 1, J = 2,
+mu = -2.4198, kT_e = 0.05; docs/physics.md, section 1.3) and once by the model, both on the
+"cpu" backend, through the run layer's driving loop (llgsim.run.driver.drive with the provider's
+stepper). Recorded every RECORD_EVERY steps: the mean |chirality| per triangle (tetrahedral
+value 4 / (3 sqrt 3) = 0.7698) and the chiral domain length L_w = z N / (pi n_w) from the n_w
+nearest-neighbour bonds whose cell chiralities differ in sign (llgsim.analysis.lengths). Per run
+the first table gives the values at the end and the share of the majority chirality sign among
+the triangles with |chi| > 0.5 (1 = one domain); the second compares the seed means of ED and
+ML at REPORT_TIMES with the seed spread (standard deviation over the seeds): "agree" when the
+means differ by less than the larger of the two spreads. One trajectory is a single sample of
+a stochastic coarsening process, so ED and ML are compared over the seeds. The runs are spread
+over ``--workers`` processes (one BLAS thread each).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread per worker, set before numpy loads
+import numpy as np  # noqa: E402
 
-from llgsim import Lattice
-from llgsim.analysis.observables import chirality
-from llgsim.dynamics import make_stepper
-from llgsim.fields.ed import ExactDiagonalization
-from llgsim.fields.ml import MLField
-from llgsim.model import KondoModel
-from llgsim.run.driver import Observer, RunState, drive
-from llgsim.states import random_spins
-
-from machine import cpu_model, load_average  # benchmarks/machine.py
+from machine import cpu_model, load_average  # noqa: E402  (benchmarks/machine.py)
 
 TETRAHEDRAL = 4 / (3 * np.sqrt(3))
-RECORD_EVERY = 10  # steps between recorded chiralities
+RECORD_EVERY = 10  # steps between recorded frames
+REPORT_TIMES = (5, 10, 20, 50, 100, 150, 200, 300)
 
 
-class ChiralityRecorder(Observer):
-    """Mean |chirality| per triangle of every RECORD_EVERY-th configuration of a run."""
+def providers(model: str, lattice):
+    """{"ED": ED with the model file's s-d parameters, "ML": the model}, both on "cpu"."""
+    from llgsim.fields.ed import ExactDiagonalization
+    from llgsim.fields.ml import MLField
+    from llgsim.ml.modelfile import read_metadata
+    from llgsim.ml.pretrained import resolve_model
+    from llgsim.model import KondoModel
 
-    def __init__(self, lattice):
-        self.triangles, self.times, self.values = lattice.triangles(), [], []
-
-    def wants(self, step, moment):
-        return step % RECORD_EVERY == 0
-
-    def on_sample(self, sample):
-        self.times.append(sample.time)
-        self.values.append(np.abs(chirality(sample.spins, self.triangles)).mean())
+    p = read_metadata(resolve_model(model))["model_parameters"]
+    ed = KondoModel(lattice, tuple(p["hopping"]), J=p["J"], filling=p.get("filling"),
+                    mu=p.get("mu"), kT=p["kT"])
+    return {"ED": ExactDiagonalization(ed, backend="cpu"),
+            "ML": MLField(resolve_model(model), lattice, backend="cpu")}, p
 
 
-def quench(provider, spins, lattice, steps: int, dt: float, seed: int):
-    """(times (K,), mean |chi| (K,), final spins (N, 3) on the host) of a T = 0, alpha = 0.5
-    SIB quench on the provider's backend (no noise at T = 0; ``seed`` keys it all the same)."""
-    recorder = ChiralityRecorder(lattice)
-    backend = provider.backend
+def quench(job):
+    """(seed, solver, times (K,), mean |chi| (K,), L_w (K,), majority share at the end) of a
+    T = 0, alpha = 0.5 SIB quench from random spins ``seed`` (no noise at T = 0; the seed keys
+    it all the same)."""
+    model, L, name, seed, steps, dt = job
+    from llgsim import Lattice
+    from llgsim.analysis.chirality import chirality
+    from llgsim.analysis.correlations import nearest_neighbours
+    from llgsim.analysis.lengths import broken_bonds, wall_length
+    from llgsim.analysis.order import ising_field, order_field
+    from llgsim.dynamics import make_stepper
+    from llgsim.run.driver import Observer, RunState, drive
+    from llgsim.states import random_spins
+
+    lattice = Lattice.triangular(L)
+    provider = providers(model, lattice)[0][name]
+    triangles, neighbours = lattice.triangles(), nearest_neighbours(lattice)
+    rows = []
+
+    class Recorder(Observer):
+        def wants(self, step, moment):
+            return step % RECORD_EVERY == 0
+
+        def on_sample(self, sample):
+            s = provider.backend.to_host(sample.spins)
+            sign = np.where(ising_field(order_field("chirality", s, lattice)) > 0, 1.0, -1.0)
+            rows.append((sample.time, np.abs(chirality(s, triangles)).mean(),
+                         wall_length(broken_bonds(sign, neighbours), lattice.n_sites,
+                                     neighbours.shape[1])))
+
     stepper = make_stepper("sib", provider, dt, 0.5, seed)
-    final = drive(RunState(backend.asarray(spins), 0, 0.0), stepper, dt=dt,
-                  schedule=lambda t: 0.0, total_steps=steps, observers=[recorder])
-    return np.array(recorder.times), np.array(recorder.values), backend.to_host(final.spins)
-
-
-def majority_share(spins, lattice) -> float:
-    chi = chirality(spins, lattice.triangles())
+    final = drive(RunState(provider.backend.asarray(random_spins(lattice, seed)), 0, 0.0),
+                  stepper, dt=dt, schedule=lambda t: 0.0, total_steps=steps,
+                  observers=[Recorder()])
+    chi = chirality(provider.backend.to_host(final.spins), triangles)
     strong = chi[np.abs(chi) > 0.5]
-    return float(max((strong > 0).mean(), (strong < 0).mean())) if len(strong) else 0.0
+    share = float(max((strong > 0).mean(), (strong < 0).mean())) if len(strong) else 0.0
+    t, abs_chi, length = np.array(rows).T
+    return seed, name, t, abs_chi, length, share
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--L", type=int, default=12)
+    ap.add_argument("--model", default="sd-triangular")
+    ap.add_argument("--L", type=int, default=16)
     ap.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--dt", type=float, default=0.1)
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    lattice = Lattice.triangular(args.L)
-    providers = {"ED": ExactDiagonalization(KondoModel(lattice, (1.0,), J=2.0, filling=0.25,
-                                                       kT=0.0), backend="cpu"),
-                 "ML": MLField.pretrained("sd-triangular", lattice, backend="cpu")}
-    print(f"# chiral ordering, triangular {args.L}x{args.L}, J = 2, f = 1/4, T = 0, alpha = 0.5, "
-          f"dt = {args.dt}, {args.steps} steps; {cpu_model()}, load {load_average()}, "
-          f"{datetime.date.today()}")
-    print("| seed | solver | mean abs chi at end | first t with > 0.75 | majority sign share |")
+    from llgsim import Lattice
+
+    _, p = providers(args.model, Lattice.triangular(args.L))
+    print(f"# chiral ordering, {args.model}, triangular {args.L}x{args.L}, {p}, T = 0, "
+          f"alpha = 0.5, dt = {args.dt}, {args.steps} steps; {cpu_model()}, load "
+          f"{load_average()}, {datetime.date.today()}")
+    jobs = [(args.model, args.L, name, seed, args.steps, args.dt)
+            for seed in args.seeds for name in ("ED", "ML")]
+    with ProcessPoolExecutor(args.workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(quench, jobs))
+    print("| seed | solver | mean abs chi at end | L_w at end | majority sign share |")
     print("|---|---|---|---|---|")
-    curves = {name: [] for name in providers}
-    for seed in args.seeds:
-        for name, provider in providers.items():
-            t, chi, final = quench(provider, random_spins(lattice, seed), lattice, args.steps,
-                                   args.dt, seed)
-            curves[name].append(chi)
-            above = t[chi > 0.75]
-            first = f"{above[0]:g}" if len(above) else "never"
-            print(f"| {seed} | {name} | {chi[-1]:.4f} | {first} | "
-                  f"{majority_share(final, lattice):.2f} |", flush=True)
-    mean = {name: np.mean(c, axis=0) for name, c in curves.items()}
-    print(f"seed-averaged mean |chi| at the end: ED {mean['ED'][-1]:.4f}, ML {mean['ML'][-1]:.4f} "
-          f"(tetrahedral {TETRAHEDRAL:.4f}); largest gap of the averaged curves "
-          f"{np.abs(mean['ED'] - mean['ML']).max():.3f}")
+    curves = {"ED": [], "ML": []}
+    for seed, name, t, abs_chi, length, share in results:
+        curves[name].append((abs_chi, length))
+        print(f"| {seed} | {name} | {abs_chi[-1]:.4f} | {length[-1]:.2f} | {share:.2f} |")
+    times = results[0][2]
+    print("\n| t | mean abs chi ED | ML | agree | L_w ED | ML | agree |")
+    print("|---|---|---|---|---|---|---|")
+    stats = {name: np.array(c) for name, c in curves.items()}  # (seeds, 2, K)
+    for target in REPORT_TIMES:
+        k = int(np.argmin(np.abs(times - target)))
+        if abs(times[k] - target) > 1e-9:
+            continue
+        cells = []
+        for q in (0, 1):
+            m = {n: stats[n][:, q, k].mean() for n in stats}
+            sd = {n: stats[n][:, q, k].std(ddof=1) for n in stats}
+            agree = abs(m["ED"] - m["ML"]) <= max(sd.values())
+            cells += [f"{m['ED']:.3f} +- {sd['ED']:.3f}", f"{m['ML']:.3f} +- {sd['ML']:.3f}",
+                      "yes" if agree else "no"]
+        print(f"| {target:g} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -75,13 +75,27 @@ def test_any_layout_and_activation_runs_without_new_code(tmp_path, backend):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_shipped_model_matches_the_torch_reference(dtype):
-    """The shipped de-square model (203 features, 64-64 SiLU) on 30 x 30, where fields reach
-    several t_1: the tiers hold on a trained model too."""
-    lattice = Lattice.from_kind("square", 30)
+@pytest.mark.parametrize("name, kind, size", [("de-square", "square", 30),
+                                              ("sd-triangular", "triangular", 24)])
+def test_shipped_model_matches_the_torch_reference(name, kind, size, dtype):
+    """The shipped models (de-square: 203 features, fields up to several t_1 on 30 x 30;
+    sd-triangular: 602 features, 73 sites in its cutoff, on 24 x 24), 64-64 SiLU: the tiers
+    hold on trained models too."""
+    lattice = Lattice.from_kind(kind, size)
     spins = random_spins(lattice, 5)
-    reference = MLField.pretrained("de-square", lattice, "float64", "reference")
-    _compare(MLField.pretrained("de-square", lattice, dtype, "cpu"), reference, spins, dtype)
+    reference = MLField.pretrained(name, lattice, "float64", "reference")
+    _compare(MLField.pretrained(name, lattice, dtype, "cpu"), reference, spins, dtype)
+
+
+@needs_cuda
+def test_shipped_sd_triangular_on_cuda():
+    """The largest shipped descriptor (sd-triangular: 602 features, 73 sites in its cutoff) on
+    the cuda backend, on 9 x 9, the smallest triangular lattice it fits (~40 s under the
+    simulator)."""
+    lattice = Lattice.from_kind("triangular", 9)
+    reference = MLField.pretrained("sd-triangular", lattice, "float64", "reference")
+    _compare(MLField.pretrained("sd-triangular", lattice, "float64", "cuda"), reference,
+             random_spins(lattice, 5), "float64")
 
 
 def test_tiles_do_not_change_the_result(model_path):

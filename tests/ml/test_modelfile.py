@@ -97,7 +97,7 @@ def test_not_a_model_file_is_refused(tmp_path):
 
 #: the models docs/training_results.md documents, with their lattice kinds
 SHIPPED = {"de-square": "square", "de-square-fixed-filling": "square",
-           "sd-triangular": "triangular"}
+           "sd-triangular": "triangular", "sd-triangular-fixed-filling": "triangular"}
 
 
 def test_shipped_models(model_path, tmp_path, monkeypatch):
