@@ -76,6 +76,13 @@ def on_training_lattice(name: str, kind: str):
     return ExactDiagonalization(model), MLField.pretrained(name, lattice)
 
 
+def configurations(lattice, kind: str, random_seed: int, source: PerturbedSource):
+    """(S, N, 3): ``source.count`` random configurations (``kind`` "random", from the seed
+    sequence of ``random_seed``) or perturbed ones of ``source`` ("perturbed")."""
+    return np.stack([random_record_spins(lattice, random_seed, k) if kind == "random"
+                     else perturbed_spins(lattice, source, k) for k in range(source.count)])
+
+
 def metrics_against_ed(ed, ml, spins) -> dict:
     """The evaluation figures of the ML fields of ``spins`` (S, N, 3) against ED's."""
     exact = np.stack([ed.energy_and_field(s)[1] for s in spins])
@@ -97,70 +104,60 @@ def test_sd_triangular_fixed_filling_against_ed(sd_triangular_fixed_filling, kin
     source = PerturbedSource(state="tetrahedral", droplet_state="tetrahedral", seed=9301,
                              count=SD_TRIANGULAR_SNAPSHOTS, noise=[0.0, 0.6], droplets=4,
                              radius=[2.0, 6.0])
-    spins = np.stack([random_record_spins(lattice, 9101, k) if kind == "random"
-                      else perturbed_spins(lattice, source, k)
-                      for k in range(SD_TRIANGULAR_SNAPSHOTS)])
+    spins = configurations(lattice, kind, 9101, source)
     metrics = metrics_against_ed(ed, ml, spins)
     for figure, bound in SD_TRIANGULAR_BOUND[kind].items():
         assert metrics[figure] < bound, (figure, metrics[figure])
 
 
-# de-square (grand-canonical: mu = -4.6317, kT_e = 0.05) against ED labels at its own settings
-# on its training lattice (20 x 20), for configurations like its training data
-# (runs/de_square/data_de_square_gc.toml): random spins and Neel states with ferromagnetic
-# droplets (radius 1-4, noise 0-0.5). Seeds 9201 and 9401 are used by no data file; ED takes
-# ~0.5 s per snapshot. Measured with these seeds: ratio 0.231 (random) and 0.036 (perturbed),
-# full-field RMSE 0.0841 and 0.0310; seeds 9202-9203 / 9402-9403 gave 0.218-0.230 (random) and
-# 0.059-0.090 (perturbed: a few droplets' walls carry most of the torque, so the figure moves
-# with the seed). Bounds: 1.17x and 1.39x the measured ratios (the perturbed one leaves room for
-# retraining noise of ~0.01 on a small figure), 1.19x the full-field RMSEs. Teeth,
-# measured: de-square-fixed-filling (the same network trained on kT_e = 0 fixed-filling labels)
-# scores 2.04 / 0.35 in the ratio and 0.86 / 0.16 in the full field and fails all four.
-DE_SQUARE_SNAPSHOTS = 3
-DE_SQUARE_BOUND = {"random": {"ratio_perp": 0.27, "rmse_field": 0.10},
-                   "perturbed": {"ratio_perp": 0.05, "rmse_field": 0.037}}
+# The grand-canonical models against ED labels at their own settings (mu, kT_e from the model
+# file, checked against docs/physics.md 1.3) on their training lattices, for configurations like
+# their training data: random spins (seed random_seed) and the perturbed source's textures. The
+# seeds are used by no data file.
+#
+# de-square (mu = -4.6317, kT_e = 0.05, 20 x 20; runs/de_square/data_de_square_gc.toml): Neel
+# states with ferromagnetic droplets (radius 1-4, noise 0-0.5); ED ~0.5 s per snapshot. Measured
+# with these seeds: ratio 0.231 (random) and 0.036 (perturbed), full-field RMSE 0.0841 and
+# 0.0310; seeds 9202-9203 / 9402-9403 gave 0.218-0.230 (random) and 0.059-0.090 (perturbed: a
+# few droplets' walls carry most of the torque, so the figure moves with the seed). Bounds:
+# 1.17x and 1.39x the measured ratios (the perturbed one leaves room for retraining noise of
+# ~0.01 on a small figure), 1.19x the full-field RMSEs. Teeth, measured: de-square-fixed-filling
+# (the same network trained on kT_e = 0 fixed-filling labels) scores 2.04 / 0.35 in the ratio
+# and 0.86 / 0.16 in the full field and fails all four.
+#
+# sd-triangular (mu = -2.4198, kT_e = 0.05, descriptor range R = 8.72, 24 x 24;
+# runs/sd_triangular/data_sd_triangular_gc.toml): tetrahedral states with up to 6 domains of the
+# other chirality (radius 2-7, noise 0-0.6); ED ~1.4 s per snapshot. Measured with these seeds:
+# ratio 0.289 (random) and 0.166 (perturbed), full-field RMSE 0.0232 and 0.0141; seeds 9103-9104
+# / 9303-9304 gave 0.267-0.280 and 0.115-0.149 (the held-out ML quench frames: 0.271 at
+# t = 5-20, 0.298 at t = 50-200, docs/training_results.md). Bounds: 1.14x the measured ratios,
+# 1.16x and 1.21x the full-field RMSEs. Teeth, measured: sd-triangular-fixed-filling scores
+# 0.348 / 0.210 in the ratio and 0.031 / 0.020 in the full field here and fails all four.
+GRAND_CANONICAL_SNAPSHOTS = 3
+GRAND_CANONICAL = {
+    "de-square": {"lattice": "square", "mu": -4.6317, "kT": 0.05, "random_seed": 9201,
+                  "perturbed": PerturbedSource(state="neel", droplet_state="ferromagnetic",
+                                               seed=9401, count=GRAND_CANONICAL_SNAPSHOTS,
+                                               noise=[0.0, 0.5], droplets=6, radius=[1.0, 4.0]),
+                  "bound": {"random": {"ratio_perp": 0.27, "rmse_field": 0.10},
+                            "perturbed": {"ratio_perp": 0.05, "rmse_field": 0.037}}},
+    "sd-triangular": {"lattice": "triangular", "mu": -2.4198, "kT": 0.05, "random_seed": 9102,
+                      "perturbed": PerturbedSource(state="tetrahedral",
+                                                   droplet_state="tetrahedral", seed=9302,
+                                                   count=GRAND_CANONICAL_SNAPSHOTS,
+                                                   noise=[0.0, 0.6], droplets=6,
+                                                   radius=[2.0, 7.0]),
+                      "bound": {"random": {"ratio_perp": 0.33, "rmse_field": 0.027},
+                                "perturbed": {"ratio_perp": 0.19, "rmse_field": 0.017}}}}
 
 
-@pytest.mark.parametrize("kind", sorted(DE_SQUARE_BOUND))
-def test_de_square_against_grand_canonical_ed(kind):
-    ed, ml = on_training_lattice("de-square", "square")
-    assert ed.model.mu == -4.6317 and ed.model.kT == 0.05  # docs/physics.md 1.3
-    source = PerturbedSource(state="neel", droplet_state="ferromagnetic", seed=9401,
-                             count=DE_SQUARE_SNAPSHOTS, noise=[0.0, 0.5], droplets=6,
-                             radius=[1.0, 4.0])
-    spins = np.stack([random_record_spins(ml.lattice, 9201, k) if kind == "random"
-                      else perturbed_spins(ml.lattice, source, k)
-                      for k in range(DE_SQUARE_SNAPSHOTS)])
+@pytest.mark.parametrize("kind", ["random", "perturbed"])
+@pytest.mark.parametrize("name", sorted(GRAND_CANONICAL))
+def test_grand_canonical_model_against_ed(name, kind):
+    case = GRAND_CANONICAL[name]
+    ed, ml = on_training_lattice(name, case["lattice"])
+    assert ed.model.mu == case["mu"] and ed.model.kT == case["kT"]
+    spins = configurations(ml.lattice, kind, case["random_seed"], case["perturbed"])
     metrics = metrics_against_ed(ed, ml, spins)
-    for figure, bound in DE_SQUARE_BOUND[kind].items():
-        assert metrics[figure] < bound, (figure, metrics[figure])
-
-
-# sd-triangular (grand-canonical: mu = -2.4198, kT_e = 0.05, descriptor range R = 8.72) against
-# ED labels at its own settings on its training lattice (24 x 24), for configurations like its
-# training data (runs/sd_triangular/data_sd_triangular_gc.toml): random spins and tetrahedral
-# states with up to 6 domains of the other chirality (radius 2-7, noise 0-0.6). Seeds 9102 and
-# 9302 are used by no data file; ED takes ~1.4 s per snapshot. Measured with these seeds: ratio
-# 0.289 (random) and 0.166 (perturbed), full-field RMSE 0.0232 and 0.0141; seeds 9103-9104 /
-# 9303-9304 gave 0.267-0.280 and 0.115-0.149 (the held-out ML quench frames: 0.271 at t = 5-20,
-# 0.298 at t = 50-200, docs/training_results.md). Bounds: 1.14x the measured ratios, 1.16x and
-# 1.21x the full-field RMSEs. Teeth, measured: sd-triangular-fixed-filling scores 0.348 / 0.210
-# in the ratio and 0.031 / 0.020 in the full field here and fails all four.
-SD_TRIANGULAR_GC_SNAPSHOTS = 3
-SD_TRIANGULAR_GC_BOUND = {"random": {"ratio_perp": 0.33, "rmse_field": 0.027},
-                          "perturbed": {"ratio_perp": 0.19, "rmse_field": 0.017}}
-
-
-@pytest.mark.parametrize("kind", sorted(SD_TRIANGULAR_GC_BOUND))
-def test_sd_triangular_against_grand_canonical_ed(kind):
-    ed, ml = on_training_lattice("sd-triangular", "triangular")
-    assert ed.model.mu == -2.4198 and ed.model.kT == 0.05  # docs/physics.md 1.3
-    source = PerturbedSource(state="tetrahedral", droplet_state="tetrahedral", seed=9302,
-                             count=SD_TRIANGULAR_GC_SNAPSHOTS, noise=[0.0, 0.6], droplets=6,
-                             radius=[2.0, 7.0])
-    spins = np.stack([random_record_spins(ml.lattice, 9102, k) if kind == "random"
-                      else perturbed_spins(ml.lattice, source, k)
-                      for k in range(SD_TRIANGULAR_GC_SNAPSHOTS)])
-    metrics = metrics_against_ed(ed, ml, spins)
-    for figure, bound in SD_TRIANGULAR_GC_BOUND[kind].items():
+    for figure, bound in case["bound"][kind].items():
         assert metrics[figure] < bound, (figure, metrics[figure])
