@@ -39,19 +39,24 @@ RECORD_EVERY = 10  # steps between recorded frames
 REPORT_TIMES = (5, 10, 20, 50, 100, 150, 200, 300)
 
 
-def providers(model: str, lattice):
-    """{"ED": ED with the model file's s-d parameters, "ML": the model}, both on "cpu"."""
-    from llgsim.fields.ed import ExactDiagonalization
-    from llgsim.fields.ml import MLField
+def model_parameters(model: str) -> dict:
+    """The s-d parameters stored in the model file (a path or a shipped name)."""
     from llgsim.ml.modelfile import read_metadata
     from llgsim.ml.pretrained import resolve_model
-    from llgsim.model import KondoModel
 
-    p = read_metadata(resolve_model(model))["model_parameters"]
-    ed = KondoModel(lattice, tuple(p["hopping"]), J=p["J"], filling=p.get("filling"),
-                    mu=p.get("mu"), kT=p["kT"])
-    return {"ED": ExactDiagonalization(ed, backend="cpu"),
-            "ML": MLField(resolve_model(model), lattice, backend="cpu")}, p
+    return read_metadata(resolve_model(model))["model_parameters"]
+
+
+def provider(name: str, model: str, lattice):
+    """"ED" (with the model file's s-d parameters) or "ML" (the model), on "cpu"."""
+    from llgsim.fields.ed import ExactDiagonalization
+    from llgsim.fields.ml import MLField
+    from llgsim.ml.pretrained import resolve_model
+    from llgsim.report.densities import kondo_model
+
+    if name == "ED":
+        return ExactDiagonalization(kondo_model(model_parameters(model), lattice), backend="cpu")
+    return MLField(resolve_model(model), lattice, backend="cpu")
 
 
 def quench(job):
@@ -69,7 +74,7 @@ def quench(job):
     from llgsim.states import random_spins
 
     lattice = Lattice.triangular(L)
-    provider = providers(model, lattice)[0][name]
+    solver = provider(name, model, lattice)
     triangles, neighbours = lattice.triangles(), nearest_neighbours(lattice)
     rows = []
 
@@ -78,17 +83,17 @@ def quench(job):
             return step % RECORD_EVERY == 0
 
         def on_sample(self, sample):
-            s = provider.backend.to_host(sample.spins)
+            s = solver.backend.to_host(sample.spins)
             sign = np.where(ising_field(order_field("chirality", s, lattice)) > 0, 1.0, -1.0)
             rows.append((sample.time, np.abs(chirality(s, triangles)).mean(),
                          np.pi * broken_bonds(sign, neighbours)
                          / (neighbours.shape[1] * lattice.n_sites)))
 
-    stepper = make_stepper("sib", provider, dt, 0.5, seed)
-    final = drive(RunState(provider.backend.asarray(random_spins(lattice, seed)), 0, 0.0),
+    stepper = make_stepper("sib", solver, dt, 0.5, seed)
+    final = drive(RunState(solver.backend.asarray(random_spins(lattice, seed)), 0, 0.0),
                   stepper, dt=dt, schedule=lambda t: 0.0, total_steps=steps,
                   observers=[Recorder()])
-    chi = chirality(provider.backend.to_host(final.spins), triangles)
+    chi = chirality(solver.backend.to_host(final.spins), triangles)
     strong = chi[np.abs(chi) > 0.5]
     share = float(max((strong > 0).mean(), (strong < 0).mean())) if len(strong) else 0.0
     t, abs_chi, rho = np.array(rows).T
@@ -105,9 +110,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--plot", help="PNG of the seed-averaged |chi|(t) and rho_w(t), ED and ML")
     args = ap.parse_args()
-    from llgsim import Lattice
-
-    _, p = providers(args.model, Lattice.triangular(args.L))
+    p = model_parameters(args.model)
     print(f"# chiral ordering, {args.model}, triangular {args.L}x{args.L}, {p}, T = 0, "
           f"alpha = 0.5, dt = {args.dt}, {args.steps} steps; {cpu_model()}, load "
           f"{load_average()}, {datetime.date.today()}")

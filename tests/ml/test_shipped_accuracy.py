@@ -23,7 +23,7 @@ from llgsim.learn.evaluation import field_metrics, predict
 from llgsim.learn.sources import perturbed_spins, random_record_spins
 from llgsim.ml.modelfile import load_model
 from llgsim.ml.pretrained import path_of
-from llgsim.model import KondoModel
+from llgsim.report.densities import kondo_model
 
 ZC21 = Path(__file__).resolve().parents[1] / "data" / "zc21_de30"
 
@@ -70,10 +70,8 @@ def on_training_lattice(name: str, kind: str):
     trained_on = meta["metrics"]["training_lattice"]
     assert trained_on["kind"] == kind
     lattice = Lattice.from_kind(kind, trained_on["Lx"], trained_on["Ly"])
-    p = meta["model_parameters"]
-    model = KondoModel(lattice, hopping=p["hopping"], J=p["J"], filling=p.get("filling"),
-                       mu=p.get("mu"), kT=p["kT"])
-    return ExactDiagonalization(model), MLField.pretrained(name, lattice)
+    return (ExactDiagonalization(kondo_model(meta["model_parameters"], lattice)),
+            MLField.pretrained(name, lattice))
 
 
 def configurations(lattice, kind: str, random_seed: int, source: PerturbedSource):
