@@ -103,6 +103,23 @@ class ExactDiagonalization(FieldProvider):
         spin, density = onsite_spin_and_density(vectors, occ)
         return ElectronSolution(energy, m.J * spin, density, mu)
 
+    def solve_scan(self, spins, mus) -> list[ElectronSolution]:
+        """The grand-canonical solutions at each chemical potential of ``mus`` from one
+        diagonalization (a model at fixed mu; its own mu is not used): Omega, field, density
+        and mu as in :meth:`solve`. Each extra mu costs O(N x occupied), not O(N^3)."""
+        m = self.model
+        if m.n_electrons is not None:
+            raise InputError("model", "fixed filling", "a model at fixed mu for a mu scan")
+        eps, vectors = scipy.linalg.eigh(m.dense_hamiltonian(spins), driver="evr",
+                                         overwrite_a=True, check_finite=False)
+        out = []
+        for mu in mus:
+            occ, mu = occupations(eps, m.kT, mu=float(mu))
+            spin, density = onsite_spin_and_density(vectors, occ)
+            out.append(ElectronSolution(electron_energy(eps, occ, mu, m.kT, None), m.J * spin,
+                                        density, mu))
+        return out
+
     def evaluate(self, spins, field, energy):
         """H_i = -dE/dS_i into ``field``; the total energy when ``energy``. The spins are
         checked (a non-finite matrix would stall LAPACK); that costs O(N) beside O(N^3)."""

@@ -8,6 +8,15 @@ cutoff contains i (twice the cutoff radius); beyond that it is exactly independe
 Backends: "reference" evaluates the torch model (autograd through descriptor and network), the
 yardstick; "cpu" and "cuda" evaluate the same model with the descriptor kernels, GEMMs over
 tiles of sites and a deterministic gather (llgsim.fields.ml_tiles), without torch.
+
+A model of the grand potential with a chemical-potential input (llgsim.ml.network) runs either
+at a fixed ``mu`` (grand canonical: mu folded into the first-layer biases, every backend) or at
+a fixed ``filling`` f (canonical, docs/physics.md 1.3): at every evaluation mu* solves
+
+    sum_i n_i(S, mu*) = N_e = 2 f N,      n_i = -d omega_i / d mu,
+
+and the field is that of Omega at mu* (the terms in dmu*/dS cancel), the energy
+F = Omega(mu*) + mu* N_e. The canonical solve runs on the "reference" backend.
 """
 
 from __future__ import annotations
@@ -33,12 +42,17 @@ class MLField(FieldProvider):
               dtype is refused).
     backend : Backend or its name: "reference" (torch), "cpu", "cuda" or "auto" (module
               docstring).
+    mu      : chemical potential of a model with a mu input (module docstring), else None.
+    filling : electrons per site / 2 (0 < f < 1) of a model with a mu input run canonically
+              (module docstring; backend "reference"), else None. Such a model needs exactly
+              one of mu and filling; ``self.mu`` is the mu* of the last evaluation.
     The energy is a Python float (energy units of the training data, t_1 = 1), the field an
     (N, 3) array of the backend's dtype.
     """
 
-    def __init__(self, path, lattice: Lattice, dtype: str | None = None, backend="auto"):
-        from ..ml.modelfile import open_model
+    def __init__(self, path, lattice: Lattice, dtype: str | None = None, backend="auto",
+                 mu: float | None = None, filling: float | None = None):
+        from ..ml.modelfile import fold_mu, open_model
 
         if not isinstance(lattice, Lattice):
             raise InputError("lattice", type(lattice).__name__, "an llgsim.Lattice")
@@ -50,6 +64,23 @@ class MLField(FieldProvider):
         self.backend = as_backend(backend, dtype or "float64")
         self.dtype = self.backend.dtype.name
         arrays, meta, descriptor = open_model(path, lattice)
+        self.mu, self.filling = mu, filling
+        if "mu_input" not in meta["network"]:
+            if mu is not None or filling is not None:
+                raise InputError("mu/filling", f"mu={mu}, filling={filling}",
+                                 "neither: this model has no chemical-potential input")
+        elif (mu is None) == (filling is None):
+            raise InputError("mu/filling", f"mu={mu}, filling={filling}", "exactly one: this "
+                             "model takes the chemical potential as an input")
+        elif mu is not None:
+            arrays, meta = fold_mu(arrays, meta, mu)
+        elif not 0 < filling < 1:
+            raise InputError("filling", filling, "0 < filling < 1 (electrons per site / 2)")
+        elif self.backend.name != "reference":
+            raise InputError("backend", self.backend.name, "'reference': a canonical (fixed "
+                             "filling) ML field solves mu in torch")
+        else:
+            self.mu = float(meta["network"]["mu_input"]["reference"])
         if self.backend.name == "reference":
             import torch
 
@@ -72,11 +103,12 @@ class MLField(FieldProvider):
 
     @classmethod
     def pretrained(cls, name: str, lattice: Lattice, dtype: str | None = None,
-                   backend="auto") -> "MLField":
+                   backend="auto", mu: float | None = None,
+                   filling: float | None = None) -> "MLField":
         """The shipped model ``name`` (see ``llgsim models`` / llgsim.ml.pretrained)."""
         from ..ml.pretrained import path_of
 
-        provider = cls(path_of(name), lattice, dtype, backend)
+        provider = cls(path_of(name), lattice, dtype, backend, mu, filling)
         provider.model_reference = name
         return provider
 
@@ -86,7 +118,14 @@ class MLField(FieldProvider):
             return self._tiles.evaluate(spins, field, energy)
         import torch
 
-        e, h = self.model.energy_and_field(torch.from_numpy(spins))
+        s = torch.from_numpy(spins)
+        if self.filling is None:
+            e, h = self.model.energy_and_field(s)
+        else:
+            n_electrons = 2 * self.filling * self.n_sites
+            self.mu = solve_mu(self.model, s, n_electrons, self.mu)
+            e, h = self.model.energy_and_field(s, self.mu)
+            e = e + self.mu * n_electrons
         np.copyto(field, h.numpy())
         return float(e) if energy else None
 
@@ -111,7 +150,8 @@ class MLField(FieldProvider):
             model, _ = BehlerParrinello.load(self._path, self.lattice)
         s = np.ascontiguousarray(check_spins(spins, self.n_sites), dtype=self.dtype)
         with torch.no_grad():
-            return model.to(getattr(torch, self.dtype)).site_energies(torch.from_numpy(s)).numpy()
+            return model.to(getattr(torch, self.dtype)).site_energies(
+                torch.from_numpy(s), mu=None if model.mu_input is None else self.mu).numpy()
 
     def memory_bytes(self) -> int:
         """cpu/cuda: the arrays of the tiled evaluator (llgsim.fields.ml_tiles); reference: the
@@ -133,5 +173,67 @@ class MLField(FieldProvider):
                 + 3 * per_site * chunk * self.backend.dtype.itemsize)
 
     def describe(self) -> dict:
-        return {"name": "ml", "model": self.model_reference,
-                "content_hash": self.metadata["content_hash"], "dtype": self.dtype}
+        out = {"name": "ml", "model": self.model_reference,
+               "content_hash": self.metadata["content_hash"], "dtype": self.dtype}
+        if self.filling is not None:
+            out["filling"] = self.filling
+        elif "mu_input" in self.metadata["network"] or self.mu is not None:
+            out["mu"] = self.mu
+        return out
+
+
+#: |mu* - mu| of the canonical solve (energy units): far below kT_e, which sets the scale on
+#: which n_i(mu) changes
+MU_TOLERANCE = 1e-10
+#: width of the cells of the fixed mu grid (from the model's reference mu) in which the root is
+#: bracketed: the bracket, and so Brent's iterates and mu*, depend on the spins alone, not on
+#: the previous mu* (a restarted run repeats the uninterrupted one bit for bit)
+MU_CELL = 0.01
+#: cells walked at most from the guess (mu within +-100 of it)
+MU_MAX_CELLS = 10000
+
+
+def solve_mu(model, spins, n_electrons: float, guess: float) -> float:
+    """mu* with sum_i n_i(spins, mu*) = n_electrons for a model with a mu input (torch spins
+    (N, 3)): the cell of the MU_CELL grid that holds the root, walked to from the cell of
+    ``guess`` (the previous mu*), then Brent's method inside it. The descriptor is computed
+    once; each trial mu costs a pass through the networks and its backward
+    (llgsim.ml.network.BehlerParrinello.site_densities)."""
+    import math
+
+    import torch
+    from scipy.optimize import brentq
+
+    from ..ml.network import CHUNK_SITES
+
+    unit = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
+    with torch.no_grad():
+        features = [model.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit))))
+                    for k in range(0, len(unit), CHUNK_SITES)]
+
+    def excess(mu: float) -> float:
+        total = 0.0
+        for g in features:
+            m = torch.full((len(g),), mu, dtype=g.dtype, requires_grad=True)
+            with torch.enable_grad():
+                (d,) = torch.autograd.grad(model.outputs_of_features(g, m)[:, 0].sum(), m)
+            total -= float(d.sum())
+        return total - n_electrons
+
+    reference = model.mu_input["reference"]
+    k = math.floor((guess - reference) / MU_CELL)
+    edge = lambda j: reference + j * MU_CELL  # noqa: E731
+    lo, hi = k, k + 1
+    f_lo, f_hi = excess(edge(lo)), excess(edge(hi))
+    for _ in range(MU_MAX_CELLS):
+        if f_lo > 0:
+            hi, f_hi, lo = lo, f_lo, lo - 1
+            f_lo = excess(edge(lo))
+        elif f_hi < 0:
+            lo, f_lo, hi = hi, f_hi, hi + 1
+            f_hi = excess(edge(hi))
+        else:
+            return brentq(excess, edge(lo), edge(hi), xtol=MU_TOLERANCE,
+                          rtol=4 * np.finfo(float).eps)
+    raise InputError("filling", n_electrons / (2 * len(unit)),
+                     "a filling the model reaches within mu +- 100 of its reference")

@@ -17,7 +17,13 @@ source, arrays of tables:
 * ``[[perturbed]]``: ``count`` ordered states (llgsim.states, randomly rotated) with up to
   ``droplets`` discs of a second ordered state (rotated, random sign) cut in, then Gaussian
   noise of a random width in ``noise`` on every spin: stand-ins for the late stages of a quench
-  (ordered domains, ferromagnetic clusters in an antiferromagnet).
+  (ordered domains, ferromagnetic clusters in an antiferromagnet);
+* ``[[snapshots]]``: rows ``start:stop:stride`` of an llgsim dataset (its spins, relabelled).
+
+A top-level ``mu_scan = [mu_1, ...]`` labels every snapshot at each of these chemical
+potentials (one row per mu) from one diagonalization: the labels of a model with a mu input
+(docs/physics.md 1.3). It needs the ED solver, a [model] at fixed mu (whose mu it replaces)
+and no [[quench]] (a quench runs at one mu; label its frames instead).
 """
 
 from __future__ import annotations
@@ -73,6 +79,15 @@ class PerturbedSource(Table):
     radius: Annotated[list[PositiveFloat], Field(min_length=2, max_length=2)] = [1.5, 4.0]
 
 
+class SnapshotSource(Table):
+    """Rows ``start:stop:stride`` (Python slice) of an llgsim dataset (llgsim.learn.dataset)."""
+
+    path: str
+    start: int = 0
+    stop: int | None = None
+    stride: PositiveInt = 1
+
+
 class DataOutput(Table):
     path: str
 
@@ -86,6 +101,8 @@ class DataConfig(Table):
     quench: list[QuenchSource] = []
     frames: list[FrameSource] = []
     perturbed: list[PerturbedSource] = []
+    snapshots: list[SnapshotSource] = []
+    mu_scan: list[float] = []
     cluster: Any = None  # a [cluster] table (llgsim.cluster); None: label in this process
 
 
@@ -103,9 +120,17 @@ def parse_data_config(text: str, overrides: dict | None = None) -> DataConfig:
     if solver is not None:
         cfg = cfg.model_copy(update={"solver": validate_provider(solver, "solver",
                                                                  electronic_only=True)})
-    if not (cfg.random or cfg.quench or cfg.frames or cfg.perturbed):
-        raise InputError("sources", [], "at least one [[random]], [[quench]], [[frames]] or "
-                         "[[perturbed]] table")
+    if not (cfg.random or cfg.quench or cfg.frames or cfg.perturbed or cfg.snapshots):
+        raise InputError("sources", [], "at least one [[random]], [[quench]], [[frames]], "
+                         "[[perturbed]] or [[snapshots]] table")
+    if cfg.mu_scan:
+        if cfg.solver.kind != "ed":
+            raise InputError("mu_scan", cfg.mu_scan, "the ED solver ([solver] kind = \"ed\")")
+        if cfg.model.mu is None:
+            raise InputError("mu_scan", cfg.mu_scan, "a [model] at fixed mu, not filling")
+        if cfg.quench:
+            raise InputError("mu_scan", cfg.mu_scan, "no [[quench]] sources (label the "
+                             "frames of a quench run instead)")
     from ..states import ORDERED_STATES
 
     for k, src in enumerate(cfg.perturbed):

@@ -9,11 +9,12 @@ P. Zhang and G.-W. Chern, PRL 127, 146401 (2021), arXiv:2105.08221):
 * ``density`` (S, N) float64, electrons per site;
 * ``mu``      (S,) float64, chemical potential used;
 * source records, one per snapshot (llgsim.learn.sources): ``source/kind`` ("random",
-  "perturbed", "quench" or "frame"), ``source/seed``, ``source/step``, ``source/time``,
+  "perturbed", "quench", "frame" or "snapshot"), ``source/seed``, ``source/step``, ``source/time``,
   ``source/kT`` (bath temperature of a quench, NaN otherwise), ``source/file`` and
-  ``source/frame`` (trajectory frames), and ``source/key``, a string that identifies the
+  ``source/frame`` (trajectory frames; for "snapshot" the dataset and its row), and ``source/key``, a string that identifies the
   snapshot independently of its position;
-* attributes ``lattice`` and ``model`` (JSON of Lattice.describe() / KondoModel.describe()),
+* attributes ``lattice`` and ``model`` (JSON of Lattice.describe() / KondoModel.describe(); a
+  mu scan (llgsim.learn.data_config) writes its list of mu there, each row's mu in ``mu``),
   ``solver`` (JSON of the solver's describe() without the model; files written before the
   solver was recorded hold ED labels) and ``config`` (the TOML text of the latest generation
   run).
@@ -51,13 +52,17 @@ LEGACY_SOLVER = json.dumps({"name": "ed"})
 class DatasetWriter:
     """Appends labelled snapshots to a dataset file (module docstring for the layout)."""
 
-    def __init__(self, path, model, solver: str, config_text: str):
-        """solver: :func:`solver_description` of the labelling solver; appending to a file of
-        another model or solver is an InputError."""
+    def __init__(self, path, model, solver: str, config_text: str, mu_scan=()):
+        """solver: :func:`solver_description` of the labelling solver; mu_scan: the chemical
+        potentials of a mu scan (replacing the model's mu in the ``model`` attribute), or
+        empty; appending to a file of another model or solver is an InputError."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lattice = json.dumps(model.lattice.describe(), sort_keys=True)
-        params = json.dumps(model.describe(), sort_keys=True)
+        params = model.describe()
+        if mu_scan:
+            params["mu"] = [float(m) for m in mu_scan]
+        params = json.dumps(params, sort_keys=True)
         self.file = h5py.File(path, "a")
         f = self.file
         if "source/key" not in f:
@@ -132,16 +137,26 @@ def dataset_hash(path) -> str:
     return h.hexdigest()
 
 
+def dataset_length(path) -> int:
+    """Number of finished snapshots of the dataset at ``path``."""
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return len(f["source/key"])
+    except (OSError, KeyError):
+        raise InputError("dataset", str(path), "a readable llgsim dataset") from None
+
+
 @dataclass(frozen=True)
 class Snapshots:
     """A dataset in memory: spins (S, N, 3), energy (S,), field (S, N, 3), density (S, N),
-    float64; records: dict name -> (S,) array of the source records; model: dict of
+    mu (S,), float64; records: dict name -> (S,) array of the source records; model: dict of
     KondoModel.describe(); lattice: dict of Lattice.describe()."""
 
     spins: np.ndarray
     energy: np.ndarray
     field: np.ndarray
     density: np.ndarray
+    mu: np.ndarray
     records: dict
     model: dict
     lattice: dict
@@ -164,4 +179,4 @@ def read_dataset(path) -> Snapshots:
         for name in ("kind", "file", "key"):
             records[name] = f[f"source/{name}"].asstr()[:n]
         return Snapshots(f["spins"][:n], f["energy"][:n], f["field"][:n], f["density"][:n],
-                         records, json.loads(f.attrs["model"]), json.loads(f.attrs["lattice"]))
+                         f["mu"][:n], records, json.loads(f.attrs["model"]), json.loads(f.attrs["lattice"]))

@@ -16,11 +16,13 @@ F x M Jacobian (O(M^2)) that would bound the cutoff and the data that fit in mem
 from __future__ import annotations
 
 
-def energy_and_field_for_training(model, spins, create_graph: bool):
-    """(E, H) of ``model`` (llgsim.ml.network.BehlerParrinello) on unit torch spins (N, 3) in
-    its dtype: E (0-dim) and H (N, 3) as in the module docstring, the numbers of
+def energy_and_field_for_training(model, spins, create_graph: bool, mu=None):
+    """(E, H, n) of ``model`` (llgsim.ml.network.BehlerParrinello) on unit torch spins (N, 3)
+    in its dtype: E (0-dim) and H (N, 3) as in the module docstring, the numbers of
     ``model.energy_and_field`` (reverse mode through the whole network) at |S_i| = 1, but with
-    the field differentiable in the network parameters when ``create_graph``."""
+    the field differentiable in the network parameters when ``create_graph``; for a model with
+    a mu input (``mu`` its float value) the site densities n_i = -d omega_i / d mu (N,),
+    differentiable the same way, else None."""
     import torch
 
     s = spins.detach().requires_grad_(True)
@@ -28,8 +30,15 @@ def energy_and_field_for_training(model, spins, create_graph: bool):
         unit = s / torch.linalg.vector_norm(s, dim=-1, keepdim=True)
         g = model.descriptor(unit)  # (N, F): graph in the spins only
         g_leaf = g.detach().requires_grad_(True)
-        out = model.outputs_of_features(g_leaf)
+        if mu is None:
+            out = model.outputs_of_features(g_leaf)
+            leaves = (g_leaf,)
+        else:
+            m = torch.full((len(g),), float(mu), dtype=g.dtype, requires_grad=True)
+            out = model.outputs_of_features(g_leaf, m)
+            leaves = (g_leaf, m)
         energy = out[:, 0].sum()
-        (v,) = torch.autograd.grad(energy, g_leaf, create_graph=create_graph)
-        (grad,) = torch.autograd.grad(g, s, grad_outputs=v, create_graph=create_graph)
-    return energy, out[:, 1:2] * spins - grad
+        grads = torch.autograd.grad(energy, leaves, create_graph=create_graph)
+        (grad,) = torch.autograd.grad(g, s, grad_outputs=grads[0], create_graph=create_graph)
+    density = None if mu is None else -grads[1]
+    return energy, out[:, 1:2] * spins - grad, density

@@ -29,7 +29,8 @@ from ..fields.base import FieldProvider
 from ..run.driver import STOP, Observer, RunState, drive
 from .data_config import parse_data_config
 from .dataset import DatasetWriter, dataset_hash, solver_description
-from .sources import (Record, frame_jobs, perturbed_jobs, planned, quench_key, random_jobs)
+from .sources import (Record, frame_jobs, perturbed_jobs, planned, quench_key, random_jobs,
+                      snapshot_jobs)
 
 #: snapshots per task on a cluster: a few seconds of ED work on a 30 x 30 lattice, so the
 #: scheduler's few milliseconds per task do not count, and a dead worker loses little
@@ -66,12 +67,15 @@ def generate_dataset(config_path, progress: Callable[[str], None] = print) -> di
     text = Path(config_path).read_text()
     cfg = parse_data_config(text)
     lattice, model, solver = _build(cfg)
-    writer = DatasetWriter(cfg.output.path, model, solver_description(solver), text)
+    writer = DatasetWriter(cfg.output.path, model, solver_description(solver), text,
+                           cfg.mu_scan)
     total, added, t0 = planned(cfg), 0, wallclock.time()
     last = [wallclock.time()]
 
     def store(record, key, spins, solution):
         nonlocal added
+        if key in writer.keys:  # a mu-scan row of a snapshot that was cut short
+            return
         writer.append(record, key, spins, solution)
         added += 1
         now = wallclock.time()
@@ -121,8 +125,9 @@ def _build(cfg):
 
 def _tasks(cfg, lattice, writer):
     """The tasks that label the snapshots missing from ``writer``'s dataset, in order."""
-    yield from _batches(itertools.chain(random_jobs(cfg, lattice, writer.keys),
-                                        perturbed_jobs(cfg, lattice, writer.keys)))
+    done = _done(cfg, writer.keys)
+    yield from _batches(itertools.chain(random_jobs(cfg, lattice, done),
+                                        perturbed_jobs(cfg, lattice, done)))
     for index, src in enumerate(cfg.quench):
         labels = range(0, src.steps, src.interval)
         todo = [n for n in labels if quench_key(src, n) not in writer.keys]
@@ -134,7 +139,24 @@ def _tasks(cfg, lattice, writer):
         else:
             step, spins = 0, None
         yield Quench(index, step, spins, frozenset(todo))
-    yield from _batches(frame_jobs(cfg, writer.keys))
+    yield from _batches(itertools.chain(frame_jobs(cfg, done), snapshot_jobs(cfg, done)))
+
+
+def scan_key(key: str, mu: float) -> str:
+    """Key of the row at chemical potential ``mu`` of a mu-scan snapshot ``key``."""
+    return f"{key} mu={mu!r}"
+
+
+def _done(cfg, keys) -> set:
+    """Snapshot keys that need no more labels: the stored keys, or with a mu scan the
+    snapshots whose rows at every mu are stored."""
+    if not cfg.mu_scan:
+        return keys
+    rows = {}
+    for key in keys:
+        base = key.rsplit(" mu=", 1)[0]
+        rows[base] = rows.get(base, 0) + 1
+    return {base for base, n in rows.items() if n == len(cfg.mu_scan)}
 
 
 def _batches(jobs):
@@ -148,7 +170,11 @@ def _label(task, cfg, lattice, solver, store) -> None:
     as soon as it is known."""
     if isinstance(task, Solve):
         for rec, key, spins in task.jobs:
-            store(rec, key, spins, solver.solve(spins))
+            if not cfg.mu_scan:
+                store(rec, key, spins, solver.solve(spins))
+                continue
+            for mu, solution in zip(cfg.mu_scan, solver.solve_scan(spins, cfg.mu_scan)):
+                store(rec, scan_key(key, mu), spins, solution)
     else:
         _quench(task, cfg.quench[task.index], solver, lattice, store)
 

@@ -3,7 +3,7 @@
 Every snapshot has a :class:`Record` (where it comes from) and a key, a string that identifies
 it independently of its row in the dataset, so a rerun of ``llgsim generate`` skips finished
 snapshots. The job generators yield (record, key, spins) for every snapshot of the [[random]],
-[[perturbed]] and [[frames]] sources that is not done yet; quenches are run by
+[[perturbed]], [[frames]] and [[snapshots]] sources that is not done yet; quenches are run by
 llgsim.learn.generate.
 """
 
@@ -83,7 +83,27 @@ def planned(cfg: DataConfig) -> int:
     for k, fr in enumerate(cfg.frames):
         count = probe(fr.path, f"frames[{k}].path")["frames"]["count"]
         n += len(range(*slice(fr.start, fr.stop, fr.stride).indices(count)))
-    return n
+    for src in cfg.snapshots:
+        n += len(_rows(src))
+    return n * max(1, len(cfg.mu_scan))
+
+
+def _rows(src) -> range:
+    """Rows of a [[snapshots]] source in its dataset."""
+    from .dataset import dataset_length
+
+    return range(*slice(src.start, src.stop, src.stride).indices(dataset_length(src.path)))
+
+
+def snapshot_jobs(cfg, done) -> Iterator[tuple]:
+    import h5py
+
+    for src in cfg.snapshots:
+        with h5py.File(src.path, "r", locking=False) as f:
+            for row in _rows(src):
+                rec = Record("snapshot", file=str(src.path), frame=row)
+                if rec.key not in done:
+                    yield rec, rec.key, np.asarray(f["spins"][row], dtype=np.float64)
 
 
 def random_jobs(cfg, lattice, done) -> Iterator[tuple]:

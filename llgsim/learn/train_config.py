@@ -26,17 +26,29 @@ class DescriptorTable(Table):
     n_bond_shells: NonNegativeInt = 0
 
 
+class MuInputTable(Table):
+    """The chemical potential as a network input (llgsim.ml.network): (mu - reference) / scale."""
+
+    reference: float
+    scale: PositiveFloat
+
+
 class NetworkTable(Table):
     hidden: Annotated[list[PositiveInt], Field(min_length=1)] = [64, 64]
     activation: Literal["silu", "tanh"] = "silu"
     seed: NonNegativeInt = 0
     descriptor: DescriptorTable | None = None  # default: DescriptorSettings.default(kind)
+    mu_input: MuInputTable | None = None
+    # a model file to start from (same layout and descriptor, no mu input): its weights and
+    # normalisation, the mu weights at zero
+    init: str | None = None
 
 
 class LossTable(Table):
     w_field: NonNegativeFloat = 1.0
     w_torque: NonNegativeFloat = 1.0
     w_energy: NonNegativeFloat = 0.0
+    w_density: NonNegativeFloat = 0.0  # site densities, models with a mu input only
 
 
 class OptimizerTable(Table):
@@ -69,6 +81,8 @@ def parse_train_config(text: str, overrides: dict | None = None) -> TrainConfig:
     """Validate the TOML text of a training config (``overrides``: dotted key path -> value,
     as for run configs); errors are one-line InputErrors."""
     cfg = parse_toml(text, TrainConfig, overrides)
-    if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == 0:
+    if cfg.loss.w_field == cfg.loss.w_torque == cfg.loss.w_energy == cfg.loss.w_density == 0:
         raise InputError("loss", "all weights 0", "at least one positive weight")
+    if cfg.loss.w_density > 0 and cfg.network.mu_input is None:
+        raise InputError("loss.w_density", cfg.loss.w_density, "0 without [network.mu_input]")
     return cfg

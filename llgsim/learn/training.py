@@ -5,11 +5,13 @@ Loss over a batch of snapshots (docs/physics.md, section 3.3), with Delta H_i = 
     L = w_field  mean_i |Delta H_i|^2
       + w_torque mean_i |S_i x Delta H_i|^2
       + w_energy mean_s ((E_pred,s - E_ref,s) / N)^2
+      + w_density mean_i (n_pred,i - n_ref,i)^2
 
 means over all sites (and snapshots) of the batch, |.| the Euclidean norm of the 3-vector.
 S_i x Delta H_i is the error of the perpendicular field, the only part that drives the
 dynamics (|S_i x v| = |v - (v . S_i) S_i| for unit S_i); in DE it is ~1 % of |H_i|, hence its
-own weight. The predicted field is the field -dE/dS_i of the network (llgsim.ml.network), a
+own weight. The density term is that of a model with a chemical-potential input, trained on
+labels at many mu (a mu scan): n_pred,i = -d omega_i / d mu (llgsim.ml.network). The predicted field is the field -dE/dS_i of the network (llgsim.ml.network), a
 vector-Jacobian product of the descriptor recomputed at every step
 (:func:`llgsim.learn.features.energy_and_field_for_training`): nothing per site is stored but
 the spins and labels, so the cutoff and the data are bounded by time, not memory.
@@ -52,7 +54,7 @@ def load_snapshots(paths) -> tuple[Snapshots, str]:
             raise InputError("data.paths", str(p), f"a dataset of the same model and lattice as "
                              f"{paths[0]} ({parts[0].model})")
     joined = Snapshots(*(np.concatenate([getattr(s, n) for s in parts])
-                         for n in ("spins", "energy", "field", "density")),
+                         for n in ("spins", "energy", "field", "density", "mu")),
                        {k: np.concatenate([s.records[k] for s in parts]) for k in parts[0].records},
                        parts[0].model, parts[0].lattice)
     hashes = [dataset_hash(p) for p in paths]
@@ -93,34 +95,49 @@ def field_errors(spins, field_pred, field_ref) -> dict:
 def snapshot_loss(model, snapshot: dict, weights: LossTable, create_graph: bool):
     """(loss, parts) of one snapshot: the module-docstring loss with means over its N sites.
 
-    snapshot : dict of torch tensors "spins" (N, 3), "field" (N, 3), "energy" ().
-    parts    : the float squared-error sums (field, torque) and the energy error per site.
+    snapshot : dict of torch tensors "spins" (N, 3), "field" (N, 3), "energy" (), "density"
+               (N,) and the float "mu" of its labels.
+    parts    : the float squared-error sums (field, torque, density: 0 without a mu input) and
+               the energy error per site.
     """
-    energy, field = energy_and_field_for_training(model, snapshot["spins"], create_graph)
+    mu = None if model.mu_input is None else snapshot["mu"]
+    energy, field, density = energy_and_field_for_training(model, snapshot["spins"],
+                                                           create_graph, mu)
     n = len(field)
     err = field_errors(snapshot["spins"], field, snapshot["field"])
     de = (energy - snapshot["energy"]) / n
     loss = (weights.w_field * err["field"] + weights.w_torque * err["torque"]) / n \
         + weights.w_energy * de * de
-    parts = {"field": err["field"].item(), "torque": err["torque"].item(), "energy": de.item()}
+    dn = 0.0
+    if density is not None:
+        dn = (density - snapshot["density"]).pow(2).sum()
+        loss = loss + weights.w_density * dn / n
+        dn = dn.item()
+    parts = {"field": err["field"].item(), "torque": err["torque"].item(), "energy": de.item(),
+             "density": dn}
     return loss, parts
 
 
 def _evaluate(model, snapshots, weights) -> dict:
     """Validation figures over a list of snapshots: loss, field RMSE, perpendicular-field RMSE
-    (per-site vector norms) and energy RMSE per site."""
-    sums = {"loss": 0.0, "field": 0.0, "torque": 0.0, "energy": 0.0}
+    (per-site vector norms), energy RMSE per site and, for a model with a mu input, the site
+    density RMSE."""
+    sums = {"loss": 0.0, "field": 0.0, "torque": 0.0, "energy": 0.0, "density": 0.0}
     for snap in snapshots:
         loss, parts = snapshot_loss(model, snap, weights, create_graph=False)
         sums["loss"] += loss.item()
         sums["field"] += parts["field"]
         sums["torque"] += parts["torque"]
         sums["energy"] += parts["energy"] ** 2
+        sums["density"] += parts["density"]
     n_sites = len(snapshots[0]["spins"])
     m = len(snapshots)
-    return {"loss": sums["loss"] / m, "rmse_field": float(np.sqrt(sums["field"] / (m * n_sites))),
-            "rmse_perp": float(np.sqrt(sums["torque"] / (m * n_sites))),
-            "rmse_energy_per_site": float(np.sqrt(sums["energy"] / m))}
+    out = {"loss": sums["loss"] / m, "rmse_field": float(np.sqrt(sums["field"] / (m * n_sites))),
+           "rmse_perp": float(np.sqrt(sums["torque"] / (m * n_sites))),
+           "rmse_energy_per_site": float(np.sqrt(sums["energy"] / m))}
+    if model.mu_input is not None:
+        out["rmse_density"] = float(np.sqrt(sums["density"] / (m * n_sites)))
+    return out
 
 
 # ---------------------------------------------------------------------- training
@@ -139,6 +156,22 @@ def _feature_statistics(descriptor, spins) -> tuple[np.ndarray, np.ndarray]:
     mean = total / count
     var = (squares - count * mean * mean).clamp_min(0.0) / (count - 1)
     return mean.numpy(), var.sqrt().clamp_min(MIN_FEATURE_STD).numpy()
+
+
+def _start_from(model, path, lattice, dtype) -> None:
+    """Copy the weights and normalisation of the model file ``path`` (same descriptor and
+    layout, no mu input) into ``model``; its mu weights stay zero."""
+    from ..ml.network import BehlerParrinello
+
+    if not Path(path).is_file():
+        raise InputError("network.init", str(path), "an existing model file")
+    start, _ = BehlerParrinello.load(path, lattice)
+    if start.layout != model.layout or start.mu_input is not None \
+            or start.descriptor.settings != model.descriptor.settings:
+        raise InputError("network.init", str(path), f"a model of layout {model.layout}, the "
+                         "same descriptor and no mu input")
+    missing, unexpected = model.load_state_dict(start.to(dtype).state_dict(), strict=False)
+    assert not unexpected and all("mu_weight" in k for k in missing)
 
 
 def keep_training(epoch: int, best_epoch: int, patience: int, max_epochs: int) -> bool:
@@ -184,8 +217,12 @@ def train_model(config_path, progress: Callable[[str], None] = print,
                 else DescriptorSettings(**cfg.network.descriptor.model_dump()))
     descriptor = Descriptor(lattice, settings)
     dtype = getattr(torch, opt.dtype)
+    mu_input = None if cfg.network.mu_input is None else cfg.network.mu_input.model_dump()
+    if mu_input is None and isinstance(snaps.model.get("mu"), list):
+        raise InputError("network.mu_input", None, "a [network.mu_input] table: the data are "
+                         "a mu scan, labels at more than one chemical potential")
     model = BehlerParrinello(descriptor, tuple(cfg.network.hidden), cfg.network.activation,
-                             seed=cfg.network.seed).to(dtype)
+                             seed=cfg.network.seed, mu_input=mu_input).to(dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=opt.lr_factor, patience=opt.lr_patience, min_lr=opt.min_lr)
@@ -206,9 +243,14 @@ def train_model(config_path, progress: Callable[[str], None] = print,
             progress(f"checkpoint {ck_path} belongs to another config or data: starting anew")
     snapshots = [{"spins": torch.from_numpy(snaps.spins[k]).to(dtype),
                   "field": torch.from_numpy(snaps.field[k]).to(dtype),
-                  "energy": torch.tensor(snaps.energy[k], dtype=dtype)}
+                  "energy": torch.tensor(snaps.energy[k], dtype=dtype),
+                  "density": torch.from_numpy(snaps.density[k]).to(dtype),
+                  "mu": float(snaps.mu[k])}
                  for k in range(len(snaps))]
-    if not resumed:
+    if not resumed and cfg.network.init is not None:
+        _start_from(model, cfg.network.init, lattice, dtype)
+        progress(f"weights and normalisation from {cfg.network.init}")
+    elif not resumed:
         mean, std = _feature_statistics(descriptor, (snapshots[k]["spins"] for k in train_idx))
         parallel = (snaps.spins[train_idx] * snaps.field[train_idx]).sum(-1).mean()
         with torch.no_grad():  # normalisation; mean energy per site and parallel field as offsets
@@ -246,6 +288,7 @@ def train_model(config_path, progress: Callable[[str], None] = print,
         progress(f"epoch {state['epoch']:4d}  train {train_loss / len(order):.3e}  "
                  f"val {val['loss']:.3e}  rmse H {val['rmse_field']:.2e}  "
                  f"H_perp {val['rmse_perp']:.2e}  E/N {val['rmse_energy_per_site']:.1e}  "
+                 + (f"n {val['rmse_density']:.1e}  " if "rmse_density" in val else "") +
                  f"lr {lr:.1e}  {wallclock.time() - t0:.1f} s")
         ck_path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -5,11 +5,13 @@ One file holds everything needed to rebuild and audit a model (docs/conventions.
 * tensors: ``layers.<k>.weight`` (out, in) and ``layers.<k>.bias`` (out,) of the k-th linear
   layer of the site-energy network, ``parallel_layers.<k>.*`` the same for the parallel-field
   network (llgsim.ml.network), ``feature_mean`` and ``feature_std`` (F,) of the input
-  normalisation, all float64;
+  normalisation, all float64; a model with a chemical-potential input also holds
+  ``layers.0.mu_weight`` and ``parallel_layers.0.mu_weight`` (h_1,) (llgsim.ml.network);
 * header metadata key ``"llgsim"``: a JSON object with the keys of :data:`REQUIRED_KEYS`:
   ``format_version``; ``lattice_kind``; ``descriptor`` (``settings``, ``n_features`` and the
   ``fingerprint`` of its index tables); ``network`` (``layout`` [F, h_1, ..., 1] of both
-  networks, ``activation`` and ``heads``); ``model_parameters`` (the s-d parameters of the
+  networks, ``activation``, ``heads`` and, with a mu input, ``mu_input`` {"reference",
+  "scale"}); ``model_parameters`` (the s-d parameters of the
   training data); ``normalization`` (names of the mean/std tensors); ``training_data_hash``;
   ``metrics``; and
   ``content_hash``: sha256 over every tensor (name, dtype, shape, bytes, in name order) and the
@@ -120,6 +122,20 @@ def open_model(path, lattice) -> tuple[dict, dict, object]:
     descriptor = Descriptor(lattice, DescriptorSettings.from_dict(meta["descriptor"]["settings"]))
     check_descriptor(meta, descriptor.tables.fingerprint())
     return arrays, meta, descriptor
+
+
+def fold_mu(arrays: dict, metadata: dict, mu: float) -> tuple[dict, dict]:
+    """(arrays, metadata) of the plain model that a model with a mu input is at the chemical
+    potential ``mu``: b_0 + w_mu (mu - mu_0) / mu_scale in the first-layer biases of both
+    networks, no mu weights, no ``mu_input`` (llgsim.ml.network). The hashes are those of the
+    file it came from (the folded model is never written)."""
+    spec = metadata["network"]["mu_input"]
+    shift = (float(mu) - spec["reference"]) / spec["scale"]
+    out = {k: v for k, v in arrays.items() if not k.endswith(".mu_weight")}
+    for prefix in ("layers", "parallel_layers"):
+        out[f"{prefix}.0.bias"] = arrays[f"{prefix}.0.bias"] + shift * arrays[f"{prefix}.0.mu_weight"]
+    network = {k: v for k, v in metadata["network"].items() if k != "mu_input"}
+    return out, {**metadata, "network": network}
 
 
 def model_summary(path) -> dict:

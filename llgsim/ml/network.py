@@ -22,6 +22,16 @@ coefficients as the perpendicular one, and fitting both failed (docs/training_re
 "Choices").
 The field is the full gradient with respect to the Cartesian spin components (docs/conventions.md),
 by reverse-mode autograd through the MLP, the descriptor and the normalisation.
+
+A model of the grand potential for a range of chemical potentials (docs/physics.md 1.3) takes mu
+as an input of the first layer of both networks, as an extra bias w_mu (mu - mu_0) / mu_scale
+(``mu_input = {"reference": mu_0, "scale": mu_scale}``; w_mu (h_1,) per network). Its site
+energies are site grand potentials omega_i(G_i, mu), and its site densities are
+
+    n_i = -d omega_i / d mu          (electrons per site; sum_i n_i = -dOmega/dmu = N)
+
+At a fixed mu the extra bias is a constant: :func:`llgsim.ml.modelfile.fold_mu` writes it into
+the first-layer biases, which gives a plain model for every backend.
 J. Behler and M. Parrinello, PRL 98, 146401 (2007); for spins, REV25 (arXiv:2501.06171).
 """
 
@@ -40,6 +50,8 @@ ACTIVATIONS = {"silu": torch.nn.SiLU, "tanh": torch.nn.Tanh}
 HEADS = ("site_energy", "parallel_field")
 #: (module attribute, tensor-name prefix in model files) of the two networks
 _NETWORKS = (("mlp", "layers"), ("parallel_mlp", "parallel_layers"))
+#: parameter holding the first layer's mu weights, per network attribute
+_MU_WEIGHTS = {"mlp": "mu_weight", "parallel_mlp": "parallel_mu_weight"}
 #: sites per chunk of the field evaluation (toolchain.md: ~10^4 rows keep an MLP pass in cache)
 CHUNK_SITES = 16384
 
@@ -53,11 +65,13 @@ class BehlerParrinello(torch.nn.Module):
     activation   : "silu" or "tanh".
     feature_mean, feature_std : (F,) normalisation (default 0 and 1).
     seed         : seed of the initial weights (torch's default Linear initialisation).
+    mu_input     : None, or {"reference": mu_0, "scale": mu_scale} (energy units): the chemical
+                   potential is an input (module docstring); its weights start at zero.
     Weights are float64 after construction; ``.to(torch.float32)`` gives a float32 model.
     """
 
     def __init__(self, descriptor: Descriptor, hidden=(64, 64), activation: str = "silu",
-                 feature_mean=None, feature_std=None, seed: int = 0):
+                 feature_mean=None, feature_std=None, seed: int = 0, mu_input=None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise InputError("network.activation", activation, f"one of {sorted(ACTIVATIONS)}")
@@ -81,6 +95,11 @@ class BehlerParrinello(torch.nn.Module):
             torch.manual_seed(seed)
             self.mlp = self._network()
             self.parallel_mlp = self._network()
+        self.mu_input = None if mu_input is None else _mu_input(mu_input)
+        if self.mu_input is not None:
+            zeros = torch.zeros(self.layout[1], dtype=torch.float64)
+            self.mu_weight = torch.nn.Parameter(zeros.clone())
+            self.parallel_mu_weight = torch.nn.Parameter(zeros.clone())
 
     def _network(self) -> torch.nn.Sequential:
         linear = [torch.nn.Linear(a, b, dtype=torch.float64)
@@ -92,24 +111,57 @@ class BehlerParrinello(torch.nn.Module):
                 modules.append(ACTIVATIONS[self.activation]())
         return torch.nn.Sequential(*modules)
 
-    def site_outputs(self, spins: torch.Tensor, sites: slice = slice(None)) -> torch.Tensor:
+    def site_outputs(self, spins: torch.Tensor, sites: slice = slice(None),
+                     mu=None) -> torch.Tensor:
         """(n, 2): eps_i and h_i of the sites ``sites`` (default all) for torch spins (N, 3) in
-        the model's dtype; the descriptor sees the unit spins S / |S|."""
+        the model's dtype; the descriptor sees the unit spins S / |S|. ``mu``: the chemical
+        potential of a model with a mu input (float or tensor, () or (n,)), None otherwise."""
         unit = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
-        return self.outputs_of_features(self.descriptor(unit, sites))
+        return self.outputs_of_features(self.descriptor(unit, sites), mu)
 
-    def outputs_of_features(self, features: torch.Tensor) -> torch.Tensor:
-        """(n, 2): eps and h of descriptor rows G (n, F)."""
+    def outputs_of_features(self, features: torch.Tensor, mu=None) -> torch.Tensor:
+        """(n, 2): eps and h of descriptor rows G (n, F) (``mu`` as in :meth:`site_outputs`)."""
         x = (features - self.feature_mean) / self.feature_std
-        return torch.cat([self.mlp(x), self.parallel_mlp(x)], dim=1)
+        return torch.cat([self._head(x, mu, self.mlp, "mu_weight"),
+                          self._head(x, mu, self.parallel_mlp, "parallel_mu_weight")], dim=1)
 
-    def site_energies(self, spins: torch.Tensor, sites: slice = slice(None)) -> torch.Tensor:
+    def _head(self, x, mu, network, mu_weight: str) -> torch.Tensor:
+        if self.mu_input is None:
+            if mu is not None:
+                raise InputError("mu", mu, "None: this model has no chemical-potential input")
+            return network(x)
+        if mu is None:
+            raise InputError("mu", None, "a chemical potential: this model takes mu as an input")
+        shift = (torch.as_tensor(mu, dtype=x.dtype) - self.mu_input["reference"]) \
+            / self.mu_input["scale"]
+        z = network[0](x) + shift.reshape(-1, 1) * getattr(self, mu_weight)
+        return network[1:](z)
+
+    def site_energies(self, spins: torch.Tensor, sites: slice = slice(None),
+                      mu=None) -> torch.Tensor:
         """eps_i (n,) of the sites ``sites`` (default all)."""
-        return self.site_outputs(spins, sites)[:, 0]
+        return self.site_outputs(spins, sites, mu)[:, 0]
 
-    def energy_and_field(self, spins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def site_densities(self, spins: torch.Tensor, mu: float) -> torch.Tensor:
+        """n_i = -d omega_i / d mu (N,), detached, of a model with a mu input (module
+        docstring), by reverse mode through a per-site copy of mu."""
+        unit = spins.detach() / torch.linalg.vector_norm(spins.detach(), dim=-1, keepdim=True)
+        out = []
+        for start in range(0, len(unit), CHUNK_SITES):
+            sites = slice(start, min(start + CHUNK_SITES, len(unit)))
+            with torch.no_grad():
+                g = self.descriptor(unit, sites)
+            m = torch.full((len(g),), float(mu), dtype=g.dtype, requires_grad=True)
+            with torch.enable_grad():
+                eps = self.outputs_of_features(g, m)[:, 0]
+                (d,) = torch.autograd.grad(eps.sum(), m)
+            out.append(-d)
+        return torch.cat(out)
+
+    def energy_and_field(self, spins: torch.Tensor, mu=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached; E as in
-        the module docstring (the sum of site energies on unit spins).
+        the module docstring (the sum of site energies on unit spins); ``mu`` as in
+        :meth:`site_outputs`.
 
         Sites are taken in chunks of CHUNK_SITES, each chunk's energy differentiated into the
         gradient of all spins, so memory stays bounded on large lattices (the descriptor of one
@@ -121,7 +173,7 @@ class BehlerParrinello(torch.nn.Module):
         with torch.enable_grad():
             for start in range(0, n, CHUNK_SITES):
                 sites = slice(start, min(start + CHUNK_SITES, n))
-                out = self.site_outputs(s, sites)
+                out = self.site_outputs(s, sites, mu)
                 norm = torch.linalg.vector_norm(s[sites], dim=-1)
                 chunk = out[:, 0].sum() - (out[:, 1] * (norm - 1)).sum()
                 (grad,) = torch.autograd.grad(chunk, s)
@@ -138,6 +190,8 @@ class BehlerParrinello(torch.nn.Module):
             for k, layer in enumerate(linear):
                 out[f"{prefix}.{k}.weight"] = layer.weight
                 out[f"{prefix}.{k}.bias"] = layer.bias
+            if self.mu_input is not None:
+                out[f"{prefix}.0.mu_weight"] = getattr(self, _MU_WEIGHTS[attribute])
         return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in out.items()}
 
     def save(self, path, model_parameters: dict, training_data_hash: str,
@@ -154,7 +208,8 @@ class BehlerParrinello(torch.nn.Module):
             "descriptor": {"settings": d.settings.to_dict(), "n_features": d.n_features,
                            "fingerprint": d.tables.fingerprint()},
             "network": {"layout": self.layout, "activation": self.activation,
-                        "heads": list(HEADS)},
+                        "heads": list(HEADS),
+                        **({} if self.mu_input is None else {"mu_input": self.mu_input})},
             "model_parameters": model_parameters,
             "normalization": {"mean": "feature_mean", "std": "feature_std"},
             "training_data_hash": training_data_hash,
@@ -173,12 +228,29 @@ class BehlerParrinello(torch.nn.Module):
     def from_parts(cls, arrays: dict, meta: dict, descriptor) -> "BehlerParrinello":
         """The model of an opened model file (:func:`llgsim.ml.modelfile.open_model`)."""
         layout = meta["network"]["layout"]
+        mu_input = meta["network"].get("mu_input")
         model = cls(descriptor, hidden=layout[1:-1], activation=meta["network"]["activation"],
-                    feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"])
+                    feature_mean=arrays["feature_mean"], feature_std=arrays["feature_std"],
+                    mu_input=mu_input)
         state = {f"{net}.{2 * k}.{part}": torch.from_numpy(arrays[f"{prefix}.{k}.{part}"])
                  for net, prefix in _NETWORKS
                  for k in range(len(layout) - 1) for part in ("weight", "bias")}
         state["feature_mean"] = torch.from_numpy(arrays["feature_mean"])
         state["feature_std"] = torch.from_numpy(arrays["feature_std"])
+        if mu_input is not None:
+            for attribute, prefix in _NETWORKS:
+                state[_MU_WEIGHTS[attribute]] = torch.from_numpy(arrays[f"{prefix}.0.mu_weight"])
         model.load_state_dict(state)
         return model
+
+
+def _mu_input(value) -> dict:
+    """{"reference": float, "scale": float > 0} from a mapping, or an InputError."""
+    try:
+        out = {"reference": float(value["reference"]), "scale": float(value["scale"])}
+    except (TypeError, KeyError, ValueError):
+        raise InputError("network.mu_input", value, '{"reference": mu_0, "scale": s > 0}') \
+            from None
+    if not (np.isfinite(out["reference"]) and out["scale"] > 0):
+        raise InputError("network.mu_input", value, "a finite reference and a positive scale")
+    return out

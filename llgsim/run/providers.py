@@ -131,11 +131,15 @@ class ClassicalTable(Table):
 
 
 class MLTable(Table):
-    """A model file (``path``) or a shipped model (``pretrained``): exactly one of them."""
+    """A model file (``path``) or a shipped model (``pretrained``): exactly one of them; for a
+    model with a chemical-potential input, ``mu`` (grand canonical) or ``filling`` (canonical,
+    backend "reference"): llgsim.fields.ml."""
 
     kind: Literal["ml"]
     path: str | None = None
     pretrained: str | None = None
+    mu: float | None = None
+    filling: float | None = None
 
     @model_validator(mode="after")
     def _one_model(self):
@@ -175,8 +179,9 @@ def _ml(table, lattice, model, backend):
     from ..fields import MLField
 
     if table.path is not None:
-        return MLField(table.path, lattice, backend=backend)
-    return MLField.pretrained(table.pretrained, lattice, backend=backend)
+        return MLField(table.path, lattice, backend=backend, mu=table.mu, filling=table.filling)
+    return MLField.pretrained(table.pretrained, lattice, backend=backend, mu=table.mu,
+                              filling=table.filling)
 
 
 register_provider("ed", EDTable, _ed, electronic=True)

@@ -85,7 +85,7 @@ def test_training_field_and_its_parameter_gradient_equal_double_autograd():
     lat = Lattice.triangular(8)
     model = BehlerParrinello(Descriptor(lat), hidden=(8,), seed=3)
     spins = torch.from_numpy(random_spins(lat, 4))
-    energy, field = energy_and_field_for_training(model, spins, create_graph=True)
+    energy, field, _ = energy_and_field_for_training(model, spins, create_graph=True)
     (field * field).sum().backward()
     grads = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
