@@ -12,7 +12,7 @@ from safetensors.numpy import load_file, save_file
 from llgsim import InputError, Lattice
 from llgsim.fields import MLField
 from llgsim.ml import modelfile, pretrained
-from llgsim.ml.modelfile import load_model, save_model
+from llgsim.ml.modelfile import load_model, read_metadata, save_model
 
 
 def _one_line_error(excinfo):
@@ -97,6 +97,7 @@ def test_not_a_model_file_is_refused(tmp_path):
 
 #: the models docs/training_results.md documents, with their lattice kinds
 SHIPPED = {"de-square": "square", "de-square-fixed-filling": "square",
+           "de-square-canonical": "square",
            "sd-triangular": "triangular", "sd-triangular-fixed-filling": "triangular"}
 
 
@@ -110,7 +111,9 @@ def test_shipped_models(model_path, tmp_path, monkeypatch):
     for name, lattice_kind in SHIPPED.items():
         assert {"name", "lattice_kind", "content_hash"} <= set(shipped[name])
         assert shipped[name]["lattice_kind"] == lattice_kind
-        ml = MLField.pretrained(name, Lattice.from_kind(lattice_kind, 12))
+        mu_input = read_metadata(pretrained.path_of(name))["network"].get("mu_input")
+        ml = MLField.pretrained(name, Lattice.from_kind(lattice_kind, 12),
+                                mu=None if mu_input is None else mu_input["reference"])
         assert ml.describe()["content_hash"] == shipped[name]["content_hash"]
     kind, path = model_path
     (tmp_path / "demo.safetensors").write_bytes(path.read_bytes())
