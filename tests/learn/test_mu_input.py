@@ -35,9 +35,7 @@ TOL_FD_MU = 1e-5
 TOL_FD = 1e-7
 
 MU = [-4.4, -4.0, -3.6]
-DATA = """
-mu_scan = [-4.4, -4.0, -3.6]
-
+MODEL = """
 [lattice]
 kind = "square"
 Lx = 6
@@ -49,24 +47,13 @@ kT = 0.5
 
 [output]
 path = "{out}"
-
+"""
+DATA = "mu_scan = [-4.4, -4.0, -3.6]\n" + MODEL + """
 [[snapshots]]
 path = "{source}"
 stride = {stride}
 """
-SOURCE = """
-[lattice]
-kind = "square"
-Lx = 6
-
-[model]
-J = 6.0
-mu = -4.0
-kT = 0.5
-
-[output]
-path = "{out}"
-
+SOURCE = MODEL + """
 [[random]]
 seed = 3
 count = 6
