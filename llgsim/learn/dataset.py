@@ -11,8 +11,8 @@ P. Zhang and G.-W. Chern, PRL 127, 146401 (2021), arXiv:2105.08221):
 * source records, one per snapshot (llgsim.learn.sources): ``source/kind`` ("random",
   "perturbed", "quench", "frame" or "snapshot"), ``source/seed``, ``source/step``, ``source/time``,
   ``source/kT`` (bath temperature of a quench, NaN otherwise), ``source/file`` and
-  ``source/frame`` (trajectory frames; for "snapshot" the dataset and its row), and ``source/key``, a string that identifies the
-  snapshot independently of its position;
+  ``source/frame`` (trajectory frames; for "snapshot" the dataset and its row), and
+  ``source/key``, a string that identifies the snapshot independently of its position;
 * attributes ``lattice`` and ``model`` (JSON of Lattice.describe() / KondoModel.describe(); a
   mu scan (llgsim.learn.data_config) writes its list of mu there, each row's mu in ``mu``),
   ``solver`` (JSON of the solver's describe() without the model; files written before the
@@ -179,4 +179,5 @@ def read_dataset(path) -> Snapshots:
         for name in ("kind", "file", "key"):
             records[name] = f[f"source/{name}"].asstr()[:n]
         return Snapshots(f["spins"][:n], f["energy"][:n], f["field"][:n], f["density"][:n],
-                         f["mu"][:n], records, json.loads(f.attrs["model"]), json.loads(f.attrs["lattice"]))
+                         f["mu"][:n], records, json.loads(f.attrs["model"]),
+                         json.loads(f.attrs["lattice"]))

@@ -11,7 +11,8 @@ means over all sites (and snapshots) of the batch, |.| the Euclidean norm of the
 S_i x Delta H_i is the error of the perpendicular field, the only part that drives the
 dynamics (|S_i x v| = |v - (v . S_i) S_i| for unit S_i); in DE it is ~1 % of |H_i|, hence its
 own weight. The density term is that of a model with a chemical-potential input, trained on
-labels at many mu (a mu scan): n_pred,i = -d omega_i / d mu (llgsim.ml.network). The predicted field is the field -dE/dS_i of the network (llgsim.ml.network), a
+labels at many mu (a mu scan): n_pred,i = -d omega_i / d mu (llgsim.ml.network). The
+predicted field is the field -dE/dS_i of the network (llgsim.ml.network), a
 vector-Jacobian product of the descriptor recomputed at every step
 (:func:`llgsim.learn.features.energy_and_field_for_training`): nothing per site is stored but
 the spins and labels, so the cutoff and the data are bounded by time, not memory.

@@ -133,7 +133,8 @@ def fold_mu(arrays: dict, metadata: dict, mu: float) -> tuple[dict, dict]:
     shift = (float(mu) - spec["reference"]) / spec["scale"]
     out = {k: v for k, v in arrays.items() if not k.endswith(".mu_weight")}
     for prefix in ("layers", "parallel_layers"):
-        out[f"{prefix}.0.bias"] = arrays[f"{prefix}.0.bias"] + shift * arrays[f"{prefix}.0.mu_weight"]
+        out[f"{prefix}.0.bias"] = (arrays[f"{prefix}.0.bias"]
+                                   + shift * arrays[f"{prefix}.0.mu_weight"])
     network = {k: v for k, v in metadata["network"].items() if k != "mu_input"}
     return out, {**metadata, "network": network}
 
