@@ -95,30 +95,29 @@ class ExactDiagonalization(FieldProvider):
         J Tr(sigma rho_ii). Density: electrons per site, in [0, 2].
         """
         m = self.model
-        h = m.dense_hamiltonian(spins)
-        eps, vectors = scipy.linalg.eigh(h, driver="evr", overwrite_a=True, check_finite=False)
-        del h
-        occ, mu = occupations(eps, m.kT, mu=m.mu, n_electrons=m.n_electrons)
-        energy = electron_energy(eps, occ, mu, m.kT, m.n_electrons)
-        spin, density = onsite_spin_and_density(vectors, occ)
-        return ElectronSolution(energy, m.J * spin, density, mu)
+        return self._solution(*self._spectrum(spins), mu=m.mu, n_electrons=m.n_electrons)
 
     def solve_scan(self, spins, mus) -> list[ElectronSolution]:
         """The grand-canonical solutions at each chemical potential of ``mus`` from one
         diagonalization (a model at fixed mu; its own mu is not used): Omega, field, density
         and mu as in :meth:`solve`. Each extra mu costs O(N x occupied), not O(N^3)."""
-        m = self.model
-        if m.n_electrons is not None:
+        if self.model.n_electrons is not None:
             raise InputError("model", "fixed filling", "a model at fixed mu for a mu scan")
-        eps, vectors = scipy.linalg.eigh(m.dense_hamiltonian(spins), driver="evr",
-                                         overwrite_a=True, check_finite=False)
-        out = []
-        for mu in mus:
-            occ, mu = occupations(eps, m.kT, mu=float(mu))
-            spin, density = onsite_spin_and_density(vectors, occ)
-            out.append(ElectronSolution(electron_energy(eps, occ, mu, m.kT, None), m.J * spin,
-                                        density, mu))
-        return out
+        eps, vectors = self._spectrum(spins)
+        return [self._solution(eps, vectors, mu=float(mu), n_electrons=None) for mu in mus]
+
+    def _spectrum(self, spins) -> tuple[np.ndarray, np.ndarray]:
+        """(eigenvalues (2N,), eigenvectors (2N, 2N) as columns) of h(S)."""
+        return scipy.linalg.eigh(self.model.dense_hamiltonian(spins), driver="evr",
+                                 overwrite_a=True, check_finite=False)
+
+    def _solution(self, eps, vectors, mu, n_electrons) -> ElectronSolution:
+        """Energy, field, density and mu of the spectrum at fixed ``mu`` or ``n_electrons``."""
+        m = self.model
+        occ, mu = occupations(eps, m.kT, mu=mu, n_electrons=n_electrons)
+        energy = electron_energy(eps, occ, mu, m.kT, n_electrons)
+        spin, density = onsite_spin_and_density(vectors, occ)
+        return ElectronSolution(energy, m.J * spin, density, mu)
 
     def evaluate(self, spins, field, energy):
         """H_i = -dE/dS_i into ``field``; the total energy when ``energy``. The spins are
