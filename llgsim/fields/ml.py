@@ -177,7 +177,7 @@ class MLField(FieldProvider):
                "content_hash": self.metadata["content_hash"], "dtype": self.dtype}
         if self.filling is not None:
             out["filling"] = self.filling
-        elif "mu_input" in self.metadata["network"] or self.mu is not None:
+        elif self.mu is not None:
             out["mu"] = self.mu
         return out
 
@@ -198,7 +198,7 @@ def solve_mu(model, spins, n_electrons: float, guess: float) -> float:
     (N, 3)): the cell of the MU_CELL grid that holds the root, walked to from the cell of
     ``guess`` (the previous mu*), then Brent's method inside it. The descriptor is computed
     once; each trial mu costs a pass through the networks and its backward
-    (llgsim.ml.network.BehlerParrinello.site_densities)."""
+    (llgsim.ml.network.BehlerParrinello.densities_of_features)."""
     import math
 
     import torch
@@ -212,13 +212,8 @@ def solve_mu(model, spins, n_electrons: float, guess: float) -> float:
                     for k in range(0, len(unit), CHUNK_SITES)]
 
     def excess(mu: float) -> float:
-        total = 0.0
-        for g in features:
-            m = torch.full((len(g),), mu, dtype=g.dtype, requires_grad=True)
-            with torch.enable_grad():
-                (d,) = torch.autograd.grad(model.outputs_of_features(g, m)[:, 0].sum(), m)
-            total -= float(d.sum())
-        return total - n_electrons
+        return sum(float(model.densities_of_features(g, mu).sum()) for g in features) \
+            - n_electrons
 
     reference = model.mu_input["reference"]
     k = math.floor((guess - reference) / MU_CELL)

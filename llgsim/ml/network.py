@@ -144,19 +144,20 @@ class BehlerParrinello(torch.nn.Module):
 
     def site_densities(self, spins: torch.Tensor, mu: float) -> torch.Tensor:
         """n_i = -d omega_i / d mu (N,), detached, of a model with a mu input (module
-        docstring), by reverse mode through a per-site copy of mu."""
+        docstring), in chunks of CHUNK_SITES."""
         unit = spins.detach() / torch.linalg.vector_norm(spins.detach(), dim=-1, keepdim=True)
-        out = []
-        for start in range(0, len(unit), CHUNK_SITES):
-            sites = slice(start, min(start + CHUNK_SITES, len(unit)))
-            with torch.no_grad():
-                g = self.descriptor(unit, sites)
-            m = torch.full((len(g),), float(mu), dtype=g.dtype, requires_grad=True)
-            with torch.enable_grad():
-                eps = self.outputs_of_features(g, m)[:, 0]
-                (d,) = torch.autograd.grad(eps.sum(), m)
-            out.append(-d)
-        return torch.cat(out)
+        with torch.no_grad():
+            return torch.cat([self.densities_of_features(
+                self.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit)))), mu)
+                for k in range(0, len(unit), CHUNK_SITES)])
+
+    def densities_of_features(self, features: torch.Tensor, mu: float) -> torch.Tensor:
+        """n_i = -d omega_i / d mu (n,), detached, of descriptor rows G (n, F), by reverse mode
+        through a per-site copy of mu."""
+        m = torch.full((len(features),), float(mu), dtype=features.dtype, requires_grad=True)
+        with torch.enable_grad():
+            (d,) = torch.autograd.grad(self.outputs_of_features(features, m)[:, 0].sum(), m)
+        return -d
 
     def energy_and_field(self, spins: torch.Tensor, mu=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(E, H): total energy (0-dim tensor) and H = -dE/dS (N, 3), both detached; E as in
