@@ -48,6 +48,7 @@ def provider(name: str, model: str, filling: float, lattice):
     """The field provider of solver ``name`` (module docstring)."""
     from llgsim.fields.ed import ExactDiagonalization
     from llgsim.fields.ml import MLField
+    from llgsim.learn.generate import Labeller
     from llgsim.ml.modelfile import read_metadata
     from llgsim.ml.pretrained import resolve_model
     from llgsim.model import KondoModel
@@ -57,28 +58,8 @@ def provider(name: str, model: str, filling: float, lattice):
     if name == "ML-gc":
         return MLField.pretrained("de-square", lattice, backend="cpu")
     p = read_metadata(resolve_model("de-square"))["model_parameters"]
-    return _keeper_class()(ExactDiagonalization(KondoModel(lattice, hopping=tuple(p["hopping"]),
+    return Labeller(ExactDiagonalization(KondoModel(lattice, hopping=tuple(p["hopping"]),
                                                    J=p["J"], filling=filling, kT=p["kT"])))
-
-
-def _keeper_class():
-    from llgsim.fields.base import FieldProvider
-
-    class Keeper(FieldProvider):
-        """ED as a provider that keeps the solution (field, mu) of its last evaluation."""
-
-        def __init__(self, ed):
-            self.ed, self.backend, self.n_sites, self.solution = ed, ed.backend, ed.n_sites, None
-
-        def evaluate(self, spins, field, energy):
-            self.solution = self.ed.solve(spins)
-            field[...] = self.solution.field
-            return self.solution.energy if energy else None
-
-        def describe(self):
-            return self.ed.describe()
-
-    return Keeper
 
 
 def cache_path(cache: Path, name, model, filling, L, seed, steps, dt) -> Path:
@@ -115,7 +96,7 @@ def quench(name, model, filling, L, seed, steps, dt) -> dict:
                 mu = solver.solution.mu
                 frames.append(s)
                 fields.append(solver.solution.field)
-            elif name == "ML":
+            elif name == "ML":  # the provider keeps the mu* of its last evaluation, not this one
                 mu = solve_mu(solver.model, torch.from_numpy(s), 2 * filling * lattice.n_sites,
                               solver.mu)
             else:

@@ -185,7 +185,7 @@ def _quench(task: Quench, src, solver, lattice, store) -> None:
     from ..states import random_spins
 
     spins = random_spins(lattice, src.seed) if task.spins is None else task.spins
-    labeller = _Labeller(solver)
+    labeller = Labeller(solver)
     stepper = GenericStepper("sib", labeller, src.dt, src.alpha, src.seed)
     drive(RunState(solver.backend.asarray(spins), task.step, task.step * src.dt), stepper,
           dt=src.dt, schedule=TemperatureSchedule("constant", src.kT),
@@ -193,7 +193,7 @@ def _quench(task: Quench, src, solver, lattice, store) -> None:
                                                                  store)])
 
 
-class _Labeller(FieldProvider):
+class Labeller(FieldProvider):
     """The data solver as a provider that keeps the ElectronSolution of its last evaluation
     with energy (the first one of every step the driver samples)."""
 
