@@ -11,7 +11,7 @@ loop: llgsim.run.driver.drive with llgsim.dynamics.make_stepper) on the square l
 * "ED": exact diagonalization at fixed filling (t1, J and kT_e of the shipped "de-square", those
   of the canonical model's labels too; mu solved for every field evaluation), the reference;
 * "ML": the model with a chemical-potential input at the same filling (llgsim.fields.ml,
-  canonical: mu* solved for every evaluation, backend "reference");
+  canonical: mu* solved for every evaluation, backend "cpu");
 * "ML-gc": the shipped grand-canonical "de-square" at its fixed mu (the coexistence value).
 
 Recorded every RECORD_EVERY steps: the nearest-neighbour spin correlation <S_i . S_j>_nn, the
@@ -54,7 +54,7 @@ def provider(name: str, model: str, filling: float, lattice):
     from llgsim.model import KondoModel
 
     if name == "ML":
-        return MLField(resolve_model(model), lattice, backend="reference", filling=filling)
+        return MLField(resolve_model(model), lattice, backend="cpu", filling=filling)
     if name == "ML-gc":
         return MLField.pretrained("de-square", lattice, backend="cpu")
     p = read_metadata(resolve_model("de-square"))["model_parameters"]
@@ -63,7 +63,8 @@ def provider(name: str, model: str, filling: float, lattice):
 
 
 def cache_path(cache: Path, name, model, filling, L, seed, steps, dt) -> Path:
-    key = f"{name}|{model if name == 'ML' else ''}|{filling}|{L}|{seed}|{steps}|{dt}"
+    ml = f"{model}|cpu" if name == "ML" else ""  # ED's key as before the ML backend was named
+    key = f"{name}|{ml}|{filling}|{L}|{seed}|{steps}|{dt}"
     return cache / f"{name}-L{L}-seed{seed}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz"
 
 
@@ -72,7 +73,6 @@ def quench(name, model, filling, L, seed, steps, dt) -> dict:
     from llgsim import Lattice
     from llgsim.analysis.correlations import bond_correlations, nearest_neighbours
     from llgsim.dynamics import make_stepper
-    from llgsim.fields.ml import solve_mu
     from llgsim.run.driver import Observer, RunState, drive
     from llgsim.states import random_spins
 
@@ -88,8 +88,6 @@ def quench(name, model, filling, L, seed, steps, dt) -> dict:
             return step % RECORD_EVERY == 0
 
         def on_sample(self, sample):
-            import torch
-
             s = np.asarray(solver.backend.to_host(sample.spins), dtype=np.float64)
             c = bond_correlations(s, neighbours)
             if name == "ED":
@@ -97,8 +95,7 @@ def quench(name, model, filling, L, seed, steps, dt) -> dict:
                 frames.append(s)
                 fields.append(solver.solution.field)
             elif name == "ML":  # the provider keeps the mu* of its last evaluation, not this one
-                mu = solve_mu(solver.model, torch.from_numpy(s), 2 * filling * lattice.n_sites,
-                              solver.mu)
+                mu = solver.chemical_potential(sample.spins)
             else:
                 mu = solver.metadata["model_parameters"]["mu"]
             rows.append((sample.time, c.mean(), (c > 0).mean(), mu))
@@ -192,7 +189,7 @@ def score(frames, model, filling, L, stride) -> None:
     from llgsim.learn.evaluation import field_metrics
     from llgsim.ml.pretrained import resolve_model
 
-    ml = MLField(resolve_model(model), Lattice.square(L), backend="reference", filling=filling)
+    ml = MLField(resolve_model(model), Lattice.square(L), backend="cpu", filling=filling)
     print("| t window (frames) | perpendicular ratio | full-field RMSE | mean mu* - mu_ED "
           "(max abs) |")
     print("|---|---|---|---|")

@@ -16,7 +16,7 @@ a fixed ``filling`` f (canonical, docs/physics.md 1.3): at every evaluation mu* 
     sum_i n_i(S, mu*) = N_e = 2 f N,      n_i = -d omega_i / d mu,
 
 and the field is that of Omega at mu* (the terms in dmu*/dS cancel), the energy
-F = Omega(mu*) + mu* N_e. The canonical solve runs on the "reference" backend.
+F = Omega(mu*) + mu* N_e (llgsim.ml.chemical_potential), on every backend.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from ..backend import DTYPES, Backend, as_backend
 from ..errors import InputError
 from ..lattice import Lattice
+from ..ml.chemical_potential import solve_mu
 from .base import FieldProvider
 
 
@@ -44,8 +45,8 @@ class MLField(FieldProvider):
               docstring).
     mu      : chemical potential of a model with a mu input (module docstring), else None.
     filling : electrons per site / 2 (0 < f < 1) of a model with a mu input run canonically
-              (module docstring; backend "reference"), else None. Such a model needs exactly
-              one of mu and filling; ``self.mu`` is the mu* of the last evaluation.
+              (module docstring), else None. Such a model needs exactly one of mu and
+              filling; ``self.mu`` is the mu* of the last evaluation.
     The energy is a Python float (energy units of the training data, t_1 = 1), the field an
     (N, 3) array of the backend's dtype.
     """
@@ -64,7 +65,7 @@ class MLField(FieldProvider):
         self.backend = as_backend(backend, dtype or "float64")
         self.dtype = self.backend.dtype.name
         arrays, meta, descriptor = open_model(path, lattice)
-        self.mu, self.filling = mu, filling
+        self._mu, self.filling = mu, filling
         if "mu_input" not in meta["network"]:
             if mu is not None or filling is not None:
                 raise InputError("mu/filling", f"mu={mu}, filling={filling}",
@@ -76,11 +77,8 @@ class MLField(FieldProvider):
             arrays, meta = fold_mu(arrays, meta, mu)
         elif not 0 < filling < 1:
             raise InputError("filling", filling, "0 < filling < 1 (electrons per site / 2)")
-        elif self.backend.name != "reference":
-            raise InputError("backend", self.backend.name, "'reference': a canonical (fixed "
-                             "filling) ML field solves mu in torch")
         else:
-            self.mu = float(meta["network"]["mu_input"]["reference"])
+            self._mu = float(meta["network"]["mu_input"]["reference"])
         if self.backend.name == "reference":
             import torch
 
@@ -93,7 +91,7 @@ class MLField(FieldProvider):
             from .ml_tiles import TiledNetwork
 
             self.model = None
-            self._tiles = TiledNetwork(arrays, meta, descriptor, self.backend)
+            self._tiles = TiledNetwork(arrays, meta, descriptor, self.backend, filling)
         self.metadata = meta
         self.descriptor = descriptor
         self.lattice = lattice
@@ -112,6 +110,27 @@ class MLField(FieldProvider):
         provider.model_reference = name
         return provider
 
+    @property
+    def mu(self) -> float | None:
+        """The fixed mu; canonical: the mu* of the last evaluation; None for a plain model."""
+        if self._tiles is not None and self.filling is not None:
+            return self._tiles.mu
+        return self._mu
+
+    def chemical_potential(self, spins) -> float | None:
+        """mu* of ``spins`` (a backend array (N, 3)) at the provider's filling (module
+        docstring; llgsim.ml.chemical_potential), without evaluating the field; else
+        :attr:`mu`."""
+        if self.filling is None:
+            return self.mu
+        if self._tiles is not None:
+            return self._tiles.chemical_potential(spins)
+        import torch
+
+        return solve_mu(reference_density(self.model, torch.from_numpy(spins)),
+                        2 * self.filling * self.n_sites, self._mu,
+                        self.model.mu_input["reference"], self.n_sites)
+
     def evaluate(self, spins, field, energy):
         """H_i = -dE/dS_i into ``field``; E when ``energy``."""
         if self._tiles is not None:
@@ -122,10 +141,9 @@ class MLField(FieldProvider):
         if self.filling is None:
             e, h = self.model.energy_and_field(s)
         else:
-            n_electrons = 2 * self.filling * self.n_sites
-            self.mu = solve_mu(self.model, s, n_electrons, self.mu)
-            e, h = self.model.energy_and_field(s, self.mu)
-            e = e + self.mu * n_electrons
+            self._mu = self.chemical_potential(spins)
+            e, h = self.model.energy_and_field(s, self._mu)
+            e = e + self._mu * 2 * self.filling * self.n_sites
         np.copyto(field, h.numpy())
         return float(e) if energy else None
 
@@ -182,27 +200,11 @@ class MLField(FieldProvider):
         return out
 
 
-#: |mu* - mu| of the canonical solve (energy units): far below kT_e, which sets the scale on
-#: which n_i(mu) changes
-MU_TOLERANCE = 1e-10
-#: width of the cells of the fixed mu grid (from the model's reference mu) in which the root is
-#: bracketed: the bracket, and so Brent's iterates and mu*, depend on the spins alone, not on
-#: the previous mu* (a restarted run repeats the uninterrupted one bit for bit)
-MU_CELL = 0.01
-#: cells walked at most from the guess (mu within +-100 of it)
-MU_MAX_CELLS = 10000
-
-
-def solve_mu(model, spins, n_electrons: float, guess: float) -> float:
-    """mu* with sum_i n_i(spins, mu*) = n_electrons for a model with a mu input (torch spins
-    (N, 3)): the cell of the MU_CELL grid that holds the root, walked to from the cell of
-    ``guess`` (the previous mu*), then Brent's method inside it. The descriptor is computed
-    once; each trial mu costs a pass through the networks and its backward
+def reference_density(model, spins):
+    """mu -> N(mu) = sum_i n_i(spins, mu) of a torch model with a mu input (torch spins (N, 3)):
+    the descriptor computed once, each trial mu a pass through the networks and its backward
     (llgsim.ml.network.BehlerParrinello.densities_of_features)."""
-    import math
-
     import torch
-    from scipy.optimize import brentq
 
     from ..ml.network import CHUNK_SITES
 
@@ -210,25 +212,4 @@ def solve_mu(model, spins, n_electrons: float, guess: float) -> float:
     with torch.no_grad():
         features = [model.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit))))
                     for k in range(0, len(unit), CHUNK_SITES)]
-
-    def excess(mu: float) -> float:
-        return sum(float(model.densities_of_features(g, mu).sum()) for g in features) \
-            - n_electrons
-
-    reference = model.mu_input["reference"]
-    k = math.floor((guess - reference) / MU_CELL)
-    edge = lambda j: reference + j * MU_CELL  # noqa: E731
-    lo, hi = k, k + 1
-    f_lo, f_hi = excess(edge(lo)), excess(edge(hi))
-    for _ in range(MU_MAX_CELLS):
-        if f_lo > 0:
-            hi, f_hi, lo = lo, f_lo, lo - 1
-            f_lo = excess(edge(lo))
-        elif f_hi < 0:
-            lo, f_lo, hi = hi, f_hi, hi + 1
-            f_hi = excess(edge(hi))
-        else:
-            return brentq(excess, edge(lo), edge(hi), xtol=MU_TOLERANCE,
-                          rtol=4 * np.finfo(float).eps)
-    raise InputError("filling", n_electrons / (2 * len(unit)),
-                     "a filling the model reaches within mu +- 100 of its reference")
+    return lambda mu: sum(float(model.densities_of_features(g, mu).sum()) for g in features)

@@ -20,6 +20,10 @@ used, so repeated evaluations are bitwise equal. The numbers are the torch model
 (llgsim.ml.network, the "reference" backend) up to round-off: E = sum_i eps_i on unit spins and
 H_i = -(1 - u_i u_i^T) d(sum eps)/dS_i + h_i u_i (the field of E = sum_i eps_i - h_i (|S_i| - 1)
 at unit spins).
+
+A canonical model (mu as an input, run at fixed filling) first solves mu* for the spins
+(llgsim.ml.chemical_potential): each trial mu runs steps 1-3 for the energy network alone and
+its backward to the first layer, whose product with the mu weights is sum_i n_i.
 """
 
 from __future__ import annotations
@@ -45,11 +49,17 @@ class TiledNetwork:
     meta       : its metadata (network layout and activation).
     descriptor : llgsim.ml.descriptor.Descriptor on the lattice of the run.
     backend    : llgsim.backend.Backend ("cpu" or "cuda").
+    filling    : of a model with a mu input (llgsim.ml.network; its ``mu_input`` in ``meta``):
+                 electrons per site / 2 held fixed (canonical): every evaluation first solves
+                 the mu* that holds 2 f N electrons (llgsim.ml.chemical_potential; :attr:`mu`)
+                 and adds mu* N_e to the energy, F = Omega(mu*) + mu* N_e. None for a plain
+                 model (a model at a fixed mu comes folded, llgsim.ml.modelfile.fold_mu).
     tile       : sites per tile; None: TILE_SITES of the backend (on the CPU, smaller tiles
                  for small lattices: MIN_TILES).
     """
 
-    def __init__(self, arrays: dict, meta: dict, descriptor, backend, tile: int | None = None):
+    def __init__(self, arrays: dict, meta: dict, descriptor, backend,
+                 filling: float | None = None, tile: int | None = None):
         xp, dtype = backend.xp, backend.dtype
         self.backend, self.xp = backend, xp
         tb = descriptor.tables
@@ -75,9 +85,19 @@ class TiledNetwork:
         mean, std = arrays["feature_mean"], arrays["feature_std"]
         first = [np.asarray(arrays[f"{p}.0.weight"]) / std for p in nets]  # (h1, F) each
         self._w0 = backend.asarray(np.concatenate(first))  # (2 h1, F)
-        self._b0 = backend.asarray(np.concatenate(
-            [arrays[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])[:, None])
+        b0 = np.concatenate([arrays[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])
+        self._b0 = backend.asarray(b0[:, None])
         self._h1 = layout[1]
+        self.filling, self.mu = filling, None
+        if filling is not None:
+            spec = meta["network"]["mu_input"]
+            w_mu = np.concatenate([arrays[f"{p}.0.mu_weight"] for p in nets]) / spec["scale"]
+            #: first-layer biases b(mu) = b(mu_0) + w_mu (mu - mu_0) / scale of both networks
+            self._bias_at = lambda mu: b0 + w_mu * (mu - spec["reference"])  # noqa: E731
+            #: n_i = -d omega_i / d mu = (-w_mu / scale) . d eps_i / dz_0 of the energy network
+            self._density_weight = backend.asarray(-w_mu[None, :self._h1])
+            self._mu_reference = self.mu = float(spec["reference"])
+            self._set_mu(self.mu)
         self._layers = [[(backend.asarray(arrays[f"{p}.{k}.weight"]),
                           backend.asarray(arrays[f"{p}.{k}.bias"][:, None]))
                          for k in range(1, len(layout) - 1)] for p in nets]
@@ -129,11 +149,38 @@ class TiledNetwork:
         self._ops["field"](spins, *self.geometry, self.g, self.parallel, field)
         return e
 
+    def _set_mu(self, mu: float):
+        """First-layer biases at chemical potential ``mu`` (canonical models)."""
+        self._b0 = self.backend.asarray(self._bias_at(mu)[:, None])
+
+    def chemical_potential(self, spins) -> float:
+        """mu* of ``spins`` at :attr:`filling` (llgsim.ml.chemical_potential), searched from the
+        last mu*; leaves the biases at mu*. Each trial mu costs a pass of every tile through the
+        descriptor and the energy network and back to its first layer (:meth:`_tile_density`),
+        the descriptor recomputed rather than a feature matrix of the lattice held."""
+        from ..ml.chemical_potential import solve_mu
+
+        starts = range(0, self.n_sites, self.tile)
+
+        def total_density(mu: float) -> float:
+            self._set_mu(mu)
+            sums = self._workers.map(lambda k, worker: self._tile_density(
+                self._work[worker], spins, starts[k], min(self.tile, self.n_sites - starts[k])),
+                len(starts))
+            return float(sum(sums))
+
+        mu = solve_mu(total_density, 2 * self.filling * self.n_sites, self.mu,
+                      self._mu_reference, self.n_sites)
+        self._set_mu(mu)
+        return mu
+
     def gradients(self, spins, energy: bool):
         """Steps 1-4 of every tile: :attr:`g` and :attr:`parallel` of ``spins``, from which a
         gather (kernels/descriptor.py, or the fused steps of kernels/ml_step.py) makes the
         field; E (float) when ``energy`` (the tiles' sums added in tile order, whatever worker
-        computed them), else None."""
+        computed them), else None. A canonical model first solves its mu* (``filling``)."""
+        if self.filling is not None:
+            self.mu = self.chemical_potential(spins)
         starts = range(0, self.n_sites, self.tile)
 
         def tile(k, worker):
@@ -149,11 +196,16 @@ class TiledNetwork:
             return float(eps.sum(dtype=np.float64) - (h * (norm - 1)).sum(dtype=np.float64))
 
         sums = self._workers.map(tile, len(starts))
-        return float(sum(sums)) if energy else None
+        if not energy:
+            return None
+        if self.filling is not None:
+            return float(sum(sums)) + self.mu * 2 * self.filling * self.n_sites
+        return float(sum(sums))
 
-    def _tile(self, work: dict, spins, start: int, n: int):
-        """Steps 1-4 of the module docstring for sites start .. start + n - 1; returns eps (n,)."""
-        xp, ops, h1 = self.xp, self._ops, self._h1
+    def _features(self, work: dict, spins, start: int, n: int):
+        """Steps 1-2 for sites start .. start + n - 1: the rows loc, q, c, r and the features x
+        (F, n) of the tile."""
+        ops = self._ops
         rows = lambda name: self._rows(work, name, n)  # noqa: E731
         q, c, r, x = (rows(k) for k in ("q", "c", "r", "x"))
         loc = rows("loc").reshape(3, self._shapes["m"], n)
@@ -161,38 +213,50 @@ class TiledNetwork:
         ops["sparse_map"](*self._comp, q, c)
         ops["sparse_map"](*self._ref, c, r)
         ops["combine"](c, r, *self._blocks, x)
+        return loc, q, c, r, x
+
+    def _head(self, net: int, a, layer, k: int, first) -> tuple:
+        """Hidden layers and output of network ``net`` (0 energy, 1 parallel) from its first
+        activation ``a`` (h1, n), the work rows of layer k on; returns (output (n,), the (z, d)
+        rows of every layer from ``first``, the next free layer k)."""
+        kept = [first]
+        layers = self._layers[net]
+        for w, b in layers[:-1]:
+            z, a_next, d = layer(k)
+            k += 1
+            self.xp.matmul(w, a, out=z)
+            self._activate(self._activation, z, b, a_next, d)
+            a = a_next
+            kept.append((z, d))
+        w, b = layers[-1]
+        return (w @ a)[0] + b[0, 0], kept, k
+
+    def _energy_backward(self, kept):
+        """d eps / dz_0 (h1, n) of the energy network from its (z, d) rows (:meth:`_head`); the
+        gradient of each layer overwrites its pre-activations z, no longer needed."""
+        xp, layers = self.xp, self._layers[0]
+        grad, d = kept[-1]
+        xp.multiply(layers[-1][0].T, d, out=grad)  # (h_last, 1) * (h_last, n)
+        for k in range(len(layers) - 2, -1, -1):
+            z, d = kept[k]
+            xp.matmul(layers[k][0].T, grad, out=z)  # BLAS takes the transpose as it is
+            z *= d
+            grad = z
+        return grad
+
+    def _tile(self, work: dict, spins, start: int, n: int):
+        """Steps 1-4 of the module docstring for sites start .. start + n - 1; returns eps (n,)."""
+        xp, ops, h1 = self.xp, self._ops, self._h1
+        rows = lambda name: self._rows(work, name, n)  # noqa: E731
+        loc, q, c, r, x = self._features(work, spins, start, n)
         layer = lambda k: tuple(rows(f"{p}{k}") for p in "zad")  # noqa: E731
         z0, a0, d0 = layer(0)
         xp.matmul(self._w0, x, out=z0)
         self._activate(self._activation, z0, self._b0, a0, d0)
-        outputs, energy_rows = [], []
-        k = 1
-        for net, layers in enumerate(self._layers):
-            a = a0[net * h1:(net + 1) * h1]
-            kept = [(z0[:h1], d0[:h1])]  # the energy network's (z, d) rows per layer
-            for w, b in layers[:-1]:
-                z, a_next, d = layer(k)
-                k += 1
-                xp.matmul(w, a, out=z)
-                self._activate(self._activation, z, b, a_next, d)
-                a = a_next
-                kept.append((z, d))
-            w, b = layers[-1]
-            outputs.append((w @ a)[0] + b[0, 0])
-            if net == 0:
-                energy_rows = kept
-        eps, self.parallel[start:start + n] = outputs
-        # d eps / dG: back through the energy network (the gradient of each layer overwrites
-        # its pre-activations z, no longer needed; dG overwrites the features x)
-        layers = self._layers[0]
-        grad, d = energy_rows[-1]
-        xp.multiply(layers[-1][0].T, d, out=grad)  # (h_last, 1) * (h_last, n)
-        for k in range(len(layers) - 2, -1, -1):
-            z, d = energy_rows[k]
-            xp.matmul(layers[k][0].T, grad, out=z)  # BLAS takes the transpose as it is
-            z *= d
-            grad = z
-        dx = xp.matmul(self._w0[:h1].T, grad, out=x)  # (F, n)
+        eps, kept, k = self._head(0, a0[:h1], layer, 1, (z0[:h1], d0[:h1]))
+        self.parallel[start:start + n] = self._head(1, a0[h1:], layer, k, None)[0]
+        # d eps / dG (F, n) overwrites the features x
+        dx = xp.matmul(self._w0[:h1].T, self._energy_backward(kept), out=x)
         dc, dr = rows("dc"), rows("dr")
         ops["combine_backward"](c, r, dx, *self._blocks, dc, dr)
         ops["sparse_map_transposed"](*self._ref, dr, dc)
@@ -200,3 +264,15 @@ class TiledNetwork:
         ops["sparse_map_transposed"](*self._comp, dc, q)
         ops["invariants_backward"](loc, self._pairs, self._triangles, q, start, self.g)
         return eps
+
+    def _tile_density(self, work: dict, spins, start: int, n: int) -> float:
+        """sum of n_i = -d omega_i / d mu over sites start .. start + n - 1 at the biases' mu:
+        steps 1-3 for the energy network alone and its backward to the first layer."""
+        h1 = self._h1
+        x = self._features(work, spins, start, n)[-1]
+        z0, a0, d0 = (self._rows(work, f"{p}0", n)[:h1] for p in "zad")
+        self.xp.matmul(self._w0[:h1], x, out=z0)
+        self._activate(self._activation, z0, self._b0[:h1], a0, d0)
+        layer = lambda k: tuple(self._rows(work, f"{p}{k}", n) for p in "zad")  # noqa: E731
+        kept = self._head(0, a0, layer, 1, (z0, d0))[1]
+        return float((self._density_weight @ self._energy_backward(kept)).sum(dtype=np.float64))

@@ -39,8 +39,8 @@ class NetworkTable(Table):
     seed: NonNegativeInt = 0
     descriptor: DescriptorTable | None = None  # default: DescriptorSettings.default(kind)
     mu_input: MuInputTable | None = None
-    # a model file to start from (same layout and descriptor, no mu input): its weights and
-    # normalisation, the mu weights at zero
+    # a model file to start from (same layout and descriptor; no mu input, the mu weights then
+    # at zero, or the same mu input): its weights and normalisation
     init: str | None = None
 
 

@@ -161,16 +161,17 @@ def _feature_statistics(descriptor, spins) -> tuple[np.ndarray, np.ndarray]:
 
 def _start_from(model, path, lattice, dtype) -> None:
     """Copy the weights and normalisation of the model file ``path`` (same descriptor and
-    layout, no mu input) into ``model``; its mu weights stay zero."""
+    layout; no mu input, or the same one as ``model``) into ``model``; from a plain file the
+    mu weights stay zero."""
     from ..ml.network import BehlerParrinello
 
     if not Path(path).is_file():
         raise InputError("network.init", str(path), "an existing model file")
     start, _ = BehlerParrinello.load(path, lattice)
-    if start.layout != model.layout or start.mu_input is not None \
+    if start.layout != model.layout or start.mu_input not in (None, model.mu_input) \
             or start.descriptor.settings != model.descriptor.settings:
         raise InputError("network.init", str(path), f"a model of layout {model.layout}, the "
-                         "same descriptor and no mu input")
+                         f"same descriptor and no mu input or {model.mu_input}")
     missing, unexpected = model.load_state_dict(start.to(dtype).state_dict(), strict=False)
     assert not unexpected and all("mu_weight" in k for k in missing)
 

@@ -194,15 +194,18 @@ def test_fixed_mu_equals_the_network_at_that_mu(model_file, backend):
     np.testing.assert_allclose(h, h_ref.numpy(), rtol=0, atol=TOL_EXACT)
 
 
-def test_canonical_field_is_the_gradient_of_the_free_energy(model_file):
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_canonical_field_is_the_gradient_of_the_free_energy(model_file, backend):
     """At fixed filling the field is -dF/dS with F = Omega(mu*) + mu* N_e and mu*(S) solved
-    anew for every displaced configuration: the terms in dmu*/dS cancel (physics.md 1.3)."""
+    anew for every displaced configuration: the terms in dmu*/dS cancel (physics.md 1.3). The
+    cpu backend solves mu* with its own density pass (cuda, whose kernels are the same source,
+    is checked against the reference below: the simulator takes minutes for the 18 solves)."""
     lattice = Lattice.square(6)
     spins = random_spins(lattice, 6)
     model = mu_model()
     # a filling the model reaches: its own electron count at mu = -3.8
     count = float(model.site_densities(torch.from_numpy(spins), -3.8).sum())
-    ml = MLField(model_file, lattice, backend="reference", filling=count / (2 * 36))
+    ml = MLField(model_file, lattice, backend=backend, filling=count / (2 * 36))
     _, field = ml.energy_and_field(spins)
     n = float(model.site_densities(torch.from_numpy(spins), ml.mu).sum())
     assert abs(n - count) < 1e-8
@@ -211,16 +214,70 @@ def test_canonical_field_is_the_gradient_of_the_free_energy(model_file):
                                atol=TOL_FD)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "cuda"])
+def test_canonical_backends_equal_the_reference(model_file, backend):
+    """mu*, energy and field of the tiled backends are the torch reference's up to round-off
+    (TOL_EXACT for the field, as the fixed-mu test; mu* to the solve's own tolerance 1e-10
+    plus round-off), and a second evaluation repeats the first bit for bit."""
+    lattice = Lattice.square(6)
+    spins = random_spins(lattice, 8)
+    filling = float(mu_model().site_densities(torch.from_numpy(spins), -3.9).sum()) / 72
+    reference = MLField(model_file, lattice, backend="reference", filling=filling)
+    tiled = MLField(model_file, lattice, backend=backend, filling=filling)
+    e_ref, h_ref = reference.energy_and_field(spins)
+    e, h = tiled.energy_and_field(spins)
+    assert abs(tiled.mu - reference.mu) < 1e-9
+    assert abs(e - e_ref) < 1e-9 * abs(e_ref)
+    np.testing.assert_allclose(h, h_ref, rtol=0, atol=TOL_EXACT)
+    assert tiled.chemical_potential(spins) == tiled.mu
+    e2, h2 = tiled.energy_and_field(spins)
+    assert e2 == e and np.array_equal(h2, h)
+
+
+def test_canonical_fused_step_equals_the_generic_step_and_the_reference(model_file):
+    """A canonical model's fused cpu step solves mu* at the start and at the midpoint as the
+    generic step does through the provider: spins and energies bitwise equal over three noisy
+    SIB steps; against the torch reference driven by the same noise they agree to round-off
+    (ROUND_OFF: 3 steps of a map with Lipschitz constant ~1 on float64 fields equal to ~1e-13,
+    with mu* equal to its tolerance 1e-10 times dH/dmu ~ 1)."""
+    from llgsim.dynamics import GenericStepper, make_stepper
+    from llgsim.fields.ml_step import FusedMLStepper
+
+    round_off = 1e-9
+    lattice = Lattice.square(6)
+    start = random_spins(lattice, 9)
+    filling = float(mu_model().site_densities(torch.from_numpy(start), -3.9).sum()) / 72
+    runs = {}
+    for name in ("fused", "generic", "reference"):
+        ml = MLField(model_file, lattice, backend="reference" if name == "reference" else "cpu",
+                     filling=filling)
+        stepper = (GenericStepper if name == "generic" else make_stepper)("sib", ml, dt=0.05,
+                                                                         alpha=0.3, seed=7)
+        assert isinstance(stepper, FusedMLStepper) == (name == "fused")
+        s, energies = start.copy(), []
+        for step in range(3):
+            s, e = stepper.advance(s, step, 0.1, True)
+            energies.append(e)
+        runs[name] = (s, energies, ml.mu)
+    assert np.abs(runs["fused"][0] - start).max() > 1e-2  # the spins moved
+    np.testing.assert_array_equal(runs["fused"][0], runs["generic"][0])
+    assert runs["fused"][1:] == runs["generic"][1:]
+    np.testing.assert_allclose(runs["fused"][0], runs["reference"][0], rtol=0, atol=round_off)
+    assert abs(runs["fused"][2] - runs["reference"][2]) < round_off
+
+
 def test_canonical_mu_does_not_depend_on_the_guess():
     """mu* is bracketed on a fixed grid, so it is a function of the spins alone: a run that
     restarts from a checkpoint (guess: the reference mu) repeats the uninterrupted run (guess:
     the previous mu*) bit for bit."""
-    from llgsim.fields.ml import solve_mu
+    from llgsim.fields.ml import reference_density
+    from llgsim.ml.chemical_potential import solve_mu
 
     model = mu_model()
     spins = torch.from_numpy(random_spins(model.descriptor.lattice, 7))
     count = float(model.site_densities(spins, -3.83).sum())
-    roots = {solve_mu(model, spins, count, guess) for guess in (-4.0, -3.9, -3.831, -3.5)}
+    density = reference_density(model, spins)
+    roots = {solve_mu(density, count, guess, -4.0, 36) for guess in (-4.0, -3.9, -3.831, -3.5)}
     assert len(roots) == 1
     assert abs(float(model.site_densities(spins, roots.pop()).sum()) - count) < 1e-8
 
@@ -231,8 +288,6 @@ def test_mu_and_filling_are_checked(model_file, tmp_path):
                         ({"filling": 1.5}, "filling")):
         with pytest.raises(InputError, match=key):
             MLField(model_file, lattice, backend="reference", **kwargs)
-    with pytest.raises(InputError, match="backend"):
-        MLField(model_file, lattice, backend="cpu", filling=0.4)
     plain = tmp_path / "plain.safetensors"
     BehlerParrinello(Descriptor(lattice, DescriptorSettings.default("square")), (8,)).save(
         plain, {"J": 6.0}, "test", {})
@@ -260,6 +315,22 @@ def test_training_with_mu_input_from_a_plain_model(scan, tmp_path):
     spins = random_spins(lattice, 9)
     e, h = MLField(result["model"], lattice, backend="cpu", mu=-4.0).energy_and_field(spins)
     assert np.isfinite(e) and np.all(np.isfinite(h))
+
+
+def test_training_starts_from_a_model_with_the_same_mu_input(model_file):
+    """A model with a mu input seeds a new one with the same mu input completely, mu weights
+    included (a further round of training); another mu input is refused with one line."""
+    from llgsim.learn.training import _start_from
+
+    lattice = Lattice.square(6)
+    source = mu_model()
+    same = BehlerParrinello(source.descriptor, (8,), seed=9, mu_input=source.mu_input)
+    _start_from(same, model_file, lattice, torch.float64)
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(same.state_dict()[key], value, rtol=0, atol=0)
+    other = BehlerParrinello(source.descriptor, (8,), mu_input={"reference": -3.0, "scale": 0.5})
+    with pytest.raises(InputError, match="network.init"):
+        _start_from(other, model_file, lattice, torch.float64)
 
 
 def test_plain_training_refuses_labels_at_several_mu(scan, tmp_path):
