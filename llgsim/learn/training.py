@@ -47,17 +47,24 @@ MIN_FEATURE_STD = 1e-3
 # ---------------------------------------------------------------------- data
 
 def load_snapshots(paths) -> tuple[Snapshots, str]:
-    """Concatenate the datasets at ``paths`` (same lattice and model); return them and the
-    training-data hash (sha256 of the datasets' hashes joined, in the given order)."""
+    """Concatenate the datasets at ``paths`` (same lattice and model up to the chemical
+    potentials labelled: every row carries its own mu, and the joined model's ``mu`` lists them
+    all, a number when there is one); return them and the training-data hash (sha256 of the
+    datasets' hashes joined, in the given order)."""
     parts = [read_dataset(p) for p in paths]
+    other = lambda model: {k: v for k, v in model.items() if k != "mu"}  # noqa: E731
     for p, s in zip(paths[1:], parts[1:]):
-        if s.model != parts[0].model:
+        if other(s.model) != other(parts[0].model):
             raise InputError("data.paths", str(p), f"a dataset of the same model and lattice as "
                              f"{paths[0]} ({parts[0].model})")
+    model = dict(parts[0].model)
+    if "mu" in model:
+        mus = sorted({float(m) for s in parts for m in np.atleast_1d(s.model["mu"])})
+        model["mu"] = mus if len(mus) > 1 or isinstance(model["mu"], list) else mus[0]
     joined = Snapshots(*(np.concatenate([getattr(s, n) for s in parts])
                          for n in ("spins", "energy", "field", "density", "mu")),
                        {k: np.concatenate([s.records[k] for s in parts]) for k in parts[0].records},
-                       parts[0].model, parts[0].lattice)
+                       model, parts[0].lattice)
     hashes = [dataset_hash(p) for p in paths]
     digest = hashes[0] if len(hashes) == 1 else hashlib.sha256(
         "\n".join(hashes).encode()).hexdigest()

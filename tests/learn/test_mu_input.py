@@ -333,6 +333,25 @@ def test_training_starts_from_a_model_with_the_same_mu_input(model_file):
         _start_from(other, model_file, lattice, torch.float64)
 
 
+def test_scans_at_other_mu_join_into_one_training_set(scan, tmp_path):
+    """Datasets of one model labelled at different chemical potentials train together: every
+    row keeps its mu, the joined model lists every mu; another J is refused."""
+    from llgsim.learn.training import load_snapshots
+
+    source, data = scan
+    for name, text in (("low", DATA.replace("mu_scan = [-4.4, -4.0, -3.6]", "mu_scan = [-4.8]")),
+                       ("other", DATA.replace("J = 6.0", "J = 5.0"))):
+        (tmp_path / f"{name}.toml").write_text(text.format(out=tmp_path / f"{name}.h5",
+                                                           source=source, stride=2))
+        generate_dataset(tmp_path / f"{name}.toml", progress=quiet)
+    joined, _ = load_snapshots([data, tmp_path / "low.h5"])
+    assert joined.model["mu"] == [-4.8, -4.4, -4.0, -3.6]
+    assert len(joined) == 18 + 3
+    np.testing.assert_array_equal(joined.mu[18:], -4.8)
+    with pytest.raises(InputError, match="data.paths"):
+        load_snapshots([data, tmp_path / "other.h5"])
+
+
 def test_plain_training_refuses_labels_at_several_mu(scan, tmp_path):
     _, data = scan
     cfg = tmp_path / "train.toml"
