@@ -4,6 +4,7 @@ from the same random starts.
     python benchmarks/ml_canonical.py [--model out/ml/de-square-canonical.safetensors]
         [--filling 0.485] [--L 20] [--seeds 1401 1402] [--steps 2000] [--dt 0.1]
         [--solvers ED ML ML-gc] [--cache out/bench/canonical] [--plot FILE.png]
+    python benchmarks/ml_canonical.py --speed 20 50 100   # cost of the canonical solve
 
 For every seed a quench from random spins (T = 0, alpha = 0.5, SIB, the reference llgsim run
 loop: llgsim.run.driver.drive with llgsim.dynamics.make_stepper) on the square lattice, driven by
@@ -20,6 +21,11 @@ puddles of the phase-separated state, read from the spins alone so that every so
 measured the same way) and mu (ED: the Fermi level at the filling; ML: mu*; ML-gc: fixed). For
 "ED" the recorded spins and exact fields are kept as well: the fixed-filling labels on which
 the canonical ML field is scored (perpendicular-field ratio, llgsim.learn.evaluation).
+
+``--speed L ...`` instead times one SIB step (T = 0, best of >= 3 steps and >= 1 s, after a
+warm-up step) from random spins on each L x L lattice, side by side: the canonical model on
+"reference" (L <= 50) and "cpu", and the grand-canonical "de-square" on "cpu"; with the trial
+mu per canonical solve on "cpu" (mean over the timed steps, two solves per step).
 
 Runs are cached in ``--cache`` (one .npz per solver, model, lattice, seed, steps and dt), so
 the hour-long ED runs can be made in the background and compared later. The table gives the
@@ -123,7 +129,12 @@ def main() -> None:
     ap.add_argument("--labels", help="a dataset of ED labels at fixed filling (e.g. the "
                     "quench of runs/de_square/data_de_square_canonical_mu.toml) to score the "
                     "canonical ML field on as well")
+    ap.add_argument("--speed", type=int, nargs="+", metavar="L",
+                    help="time SIB steps on these lattice sizes instead (module docstring)")
     args = ap.parse_args()
+    if args.speed:
+        speed(args.model, args.filling, args.speed)
+        return
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     print(f"# double exchange at f = {args.filling}, square {args.L}x{args.L}, ML model "
@@ -205,6 +216,60 @@ def score(frames, model, filling, L, stride) -> None:
             m = field_metrics(np.array(spins), np.array(ref), np.array(pred))
             print(f"| {lo:g}-{hi:g} ({len(spins)}) | {m['ratio_perp']:.3f} | "
                   f"{m['rmse_field']:.4f} | {np.mean(dmu):+.4f} ({np.max(np.abs(dmu)):.4f}) |")
+
+
+def speed(model, filling, sizes) -> None:
+    """The --speed table (module docstring)."""
+    import time
+
+    import numba
+
+    import llgsim.ml.chemical_potential as chemical_potential
+    from llgsim import Lattice
+    from llgsim.dynamics import make_stepper
+    from llgsim.fields.ml import MLField
+    from llgsim.ml.pretrained import resolve_model
+    from llgsim.states import random_spins
+
+    trials = []
+    solve = chemical_potential.solve_mu
+
+    def counted(total_density, *args):
+        trials.append(0)
+
+        def density(mu):
+            trials[-1] += 1
+            return total_density(mu)
+        return solve(density, *args)
+
+    chemical_potential.solve_mu = counted
+    print(f"# seconds per SIB step, float64, {numba.get_num_threads()} numba threads, "
+          f"{cpu_model()}, load {load_average()}, {datetime.date.today()}")
+    print("| L | canonical reference | canonical cpu | grand-canonical cpu | canonical / "
+          "grand-canonical (cpu) | trial mu per solve |")
+    print("|---|---|---|---|---|---|")
+    for L in sizes:
+        lattice = Lattice.square(L)
+        times = {}
+        for key, backend in (("reference", "reference"), ("cpu", "cpu"), ("gc", "cpu")):
+            if backend == "reference" and L > 50:
+                continue
+            ml = (MLField.pretrained("de-square", lattice, backend=backend) if key == "gc" else
+                  MLField(resolve_model(model), lattice, backend=backend, filling=filling))
+            stepper = make_stepper("sib", ml, 0.1, 0.5, 1)
+            spins, _ = stepper.advance(ml.backend.asarray(random_spins(lattice, 1)), 0, 0.0,
+                                       False)
+            trials.clear()
+            steps, start = 0, time.perf_counter()
+            while steps < 3 or time.perf_counter() - start < 1.0:
+                spins, _ = stepper.advance(spins, steps + 1, 0.0, False)
+                steps += 1
+            times[key] = (time.perf_counter() - start) / steps
+            if key == "cpu":
+                per_solve = np.mean(trials)
+        ref = f"{times['reference']:.3f}" if "reference" in times else "-"
+        print(f"| {L} | {ref} | {times['cpu']:.3f} | {times['gc']:.3f} | "
+              f"{times['cpu'] / times['gc']:.1f} | {per_solve:.1f} |")
 
 
 def plot(runs, names, args) -> None:
