@@ -125,14 +125,39 @@ def ml_text(tmp_path):
     return ML.format(model=write_random_model(tmp_path / "m.safetensors", "square"))
 
 
+@pytest.fixture
+def ml_canonical_text(tmp_path):
+    """A random model with a chemical-potential input (llgsim.ml.network) at the filling it
+    holds at mu = -3.9 on the start spins: mu* is solved at every evaluation."""
+    import torch
+
+    from llgsim import Lattice
+    from llgsim.ml.descriptor import Descriptor
+    from llgsim.ml.network import BehlerParrinello
+    from llgsim.states import random_spins
+
+    lattice = Lattice.square(10)
+    model = BehlerParrinello(Descriptor(lattice), (8,), seed=2,
+                             mu_input={"reference": -4.0, "scale": 0.5})
+    with torch.no_grad():
+        model.mu_weight.copy_(torch.linspace(-1.0, 1.0, 8, dtype=torch.float64))
+    path = tmp_path / "mu.safetensors"
+    model.save(path, {"J": 6.0, "mu": [-4.4, -3.6]}, "0" * 64, {})
+    n = float(model.site_densities(torch.from_numpy(random_spins(lattice, 3)), -3.9).sum())
+    return ML.format(model=path).replace(f'path = "{path}"',
+                                         f'path = "{path}"\nfilling = {n / 200!r}')
+
+
 @pytest.mark.parametrize("text, split", [(CLASSICAL, 27), (HEUN, 27), (ED, 9), (KPM, 9),
-                                         ("ml", 7)],
-                         ids=["classical", "heun", "ed+classical", "kpm", "ml"])
+                                         ("ml", 7), ("ml_canonical", 7)],
+                         ids=["classical", "heun", "ed+classical", "kpm", "ml", "ml-canonical"])
 def test_resume_continues_bit_for_bit(tmp_path, request, text, split):
     """2n steps in one go == n steps, resume, rest: noise on (kT > 0), split off the
-    checkpoint cadence so the resume also truncates entries written after the checkpoint."""
-    if text == "ml":
-        text = request.getfixturevalue("ml_text")
+    checkpoint cadence so the resume also truncates entries written after the checkpoint.
+    The canonical ML run (cpu kernels) restarts with the reference mu as its first guess where
+    the uninterrupted run has the last mu*: the grid bracket makes mu* the same."""
+    if text in ("ml", "ml_canonical"):
+        text = request.getfixturevalue(f"{text}_text")
     total = parse_config(text).dynamics.total_steps
     whole, pieces = tmp_path / "whole.h5", tmp_path / "pieces.h5"
     assert run(config(text, whole), text).completed
