@@ -27,8 +27,8 @@ warm-up step) from random spins on each L x L lattice, side by side: the canonic
 "reference" (L <= 50) and "cpu", and the grand-canonical "de-square" on "cpu"; with the trial
 mu per canonical solve on "cpu" (mean over the timed steps, two solves per step).
 
-Runs are cached in ``--cache`` (one .npz per solver, model, lattice, seed, steps and dt), so
-the hour-long ED runs can be made in the background and compared later. The table gives the
+Runs are cached in ``--cache`` (one .npz per solver, model content, lattice, seed, steps and
+dt), so the hour-long ED runs can be made in the background and compared later. The table gives the
 seed means (and spread, when there is more than one seed) at REPORT_TIMES.
 """
 
@@ -69,7 +69,11 @@ def provider(name: str, model: str, filling: float, lattice):
 
 
 def cache_path(cache: Path, name, model, filling, L, seed, steps, dt) -> Path:
-    ml = f"{model}|cpu" if name == "ML" else ""  # ED's key as before the ML backend was named
+    from llgsim.ml.modelfile import read_metadata
+    from llgsim.ml.pretrained import resolve_model
+
+    # ML: the model's content hash (a name or path may point at a retrained file), the backend
+    ml = f"{read_metadata(resolve_model(model))['content_hash']}|cpu" if name == "ML" else ""
     key = f"{name}|{ml}|{filling}|{L}|{seed}|{steps}|{dt}"
     return cache / f"{name}-L{L}-seed{seed}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.npz"
 
