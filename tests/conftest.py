@@ -33,6 +33,23 @@ def write_random_model(path, kind, L=10, hidden=(16, 16), seed=0, activation="si
     return path
 
 
+def mu_input_model(L=6, seed=0):
+    """A float64 L x L square BehlerParrinello model with a chemical-potential input (reference
+    -4.0, scale 0.5) and nonzero mu weights in both networks: random site energies whose
+    densities -d omega_i / d mu vary with mu."""
+    import torch
+
+    from llgsim.ml.descriptor import Descriptor, DescriptorSettings
+    from llgsim.ml.network import BehlerParrinello
+
+    desc = Descriptor(Lattice.square(L), DescriptorSettings.default("square"))
+    model = BehlerParrinello(desc, (8,), seed=seed, mu_input={"reference": -4.0, "scale": 0.5})
+    with torch.no_grad():
+        model.mu_weight.copy_(torch.linspace(-1.0, 1.0, 8, dtype=torch.float64))
+        model.parallel_mu_weight.copy_(torch.linspace(0.5, -0.5, 8, dtype=torch.float64))
+    return model
+
+
 @pytest.fixture(autouse=True)
 def one_torch_thread(request):
     """One torch thread in the ML tests (tests/ml, tests/learn): the small tensors there gain

@@ -66,6 +66,8 @@ class MLField(FieldProvider):
         self.dtype = self.backend.dtype.name
         arrays, meta, descriptor = open_model(path, lattice)
         self._mu, self.filling = mu, filling
+        self.n_sites = lattice.n_sites
+        self._n_electrons = None if filling is None else 2 * filling * self.n_sites
         if "mu_input" not in meta["network"]:
             if mu is not None or filling is not None:
                 raise InputError("mu/filling", f"mu={mu}, filling={filling}",
@@ -95,7 +97,6 @@ class MLField(FieldProvider):
         self.metadata = meta
         self.descriptor = descriptor
         self.lattice = lattice
-        self.n_sites = lattice.n_sites
         self.model_reference = str(path)
         self._path = path
 
@@ -128,7 +129,7 @@ class MLField(FieldProvider):
         import torch
 
         return solve_mu(reference_density(self.model, torch.from_numpy(spins)),
-                        2 * self.filling * self.n_sites, self._mu,
+                        self._n_electrons, self._mu,
                         self.model.mu_input["reference"], self.n_sites)
 
     def evaluate(self, spins, field, energy):
@@ -143,7 +144,7 @@ class MLField(FieldProvider):
         else:
             self._mu = self.chemical_potential(spins)
             e, h = self.model.energy_and_field(s, self._mu)
-            e = e + self._mu * 2 * self.filling * self.n_sites
+            e = e + self._mu * self._n_electrons
         np.copyto(field, h.numpy())
         return float(e) if energy else None
 
@@ -204,12 +205,5 @@ def reference_density(model, spins):
     """mu -> N(mu) = sum_i n_i(spins, mu) of a torch model with a mu input (torch spins (N, 3)):
     the descriptor computed once, each trial mu a pass through the networks and its backward
     (llgsim.ml.network.BehlerParrinello.densities_of_features)."""
-    import torch
-
-    from ..ml.network import CHUNK_SITES
-
-    unit = spins / torch.linalg.vector_norm(spins, dim=-1, keepdim=True)
-    with torch.no_grad():
-        features = [model.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit))))
-                    for k in range(0, len(unit), CHUNK_SITES)]
+    features = model.feature_chunks(spins)
     return lambda mu: sum(float(model.densities_of_features(g, mu).sum()) for g in features)

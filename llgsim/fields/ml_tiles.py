@@ -85,17 +85,20 @@ class TiledNetwork:
         mean, std = arrays["feature_mean"], arrays["feature_std"]
         first = [np.asarray(arrays[f"{p}.0.weight"]) / std for p in nets]  # (h1, F) each
         self._w0 = backend.asarray(np.concatenate(first))  # (2 h1, F)
-        b0 = np.concatenate([arrays[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])
-        self._b0 = backend.asarray(b0[:, None])
+        #: both networks' first-layer biases with the normalisation folded in, (2 h1, 1)
+        self._biases = lambda a: backend.asarray(np.concatenate(  # noqa: E731
+            [a[f"{p}.0.bias"] - w @ mean for p, w in zip(nets, first)])[:, None])
+        self._b0 = self._biases(arrays)
         self._h1 = layout[1]
         self.filling, self.mu = filling, None
         if filling is not None:
             spec = meta["network"]["mu_input"]
-            w_mu = np.concatenate([arrays[f"{p}.0.mu_weight"] for p in nets]) / spec["scale"]
-            #: first-layer biases b(mu) = b(mu_0) + w_mu (mu - mu_0) / scale of both networks
-            self._bias_at = lambda mu: b0 + w_mu * (mu - spec["reference"])  # noqa: E731
+            #: the model at a trial mu: its mu term folded into the biases (fold_mu)
+            self._arrays, self._meta = arrays, meta
             #: n_i = -d omega_i / d mu = (-w_mu / scale) . d eps_i / dz_0 of the energy network
-            self._density_weight = backend.asarray(-w_mu[None, :self._h1])
+            self._density_weight = backend.asarray(
+                -arrays["layers.0.mu_weight"][None, :] / spec["scale"])
+            self._n_electrons = 2 * filling * n
             self._mu_reference = self.mu = float(spec["reference"])
             self._set_mu(self.mu)
         self._layers = [[(backend.asarray(arrays[f"{p}.{k}.weight"]),
@@ -151,7 +154,9 @@ class TiledNetwork:
 
     def _set_mu(self, mu: float):
         """First-layer biases at chemical potential ``mu`` (canonical models)."""
-        self._b0 = self.backend.asarray(self._bias_at(mu)[:, None])
+        from ..ml.modelfile import fold_mu
+
+        self._b0 = self._biases(fold_mu(self._arrays, self._meta, mu)[0])
 
     def chemical_potential(self, spins) -> float:
         """mu* of ``spins`` at :attr:`filling` (llgsim.ml.chemical_potential), searched from the
@@ -169,7 +174,7 @@ class TiledNetwork:
                 len(starts))
             return float(sum(sums))
 
-        mu = solve_mu(total_density, 2 * self.filling * self.n_sites, self.mu,
+        mu = solve_mu(total_density, self._n_electrons, self.mu,
                       self._mu_reference, self.n_sites)
         self._set_mu(mu)
         return mu
@@ -199,7 +204,7 @@ class TiledNetwork:
         if not energy:
             return None
         if self.filling is not None:
-            return float(sum(sums)) + self.mu * 2 * self.filling * self.n_sites
+            return float(sum(sums)) + self.mu * self._n_electrons
         return float(sum(sums))
 
     def _features(self, work: dict, spins, start: int, n: int):

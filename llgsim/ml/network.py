@@ -145,11 +145,15 @@ class BehlerParrinello(torch.nn.Module):
     def site_densities(self, spins: torch.Tensor, mu: float) -> torch.Tensor:
         """n_i = -d omega_i / d mu (N,), detached, of a model with a mu input (module
         docstring), in chunks of CHUNK_SITES."""
+        return torch.cat([self.densities_of_features(g, mu) for g in self.feature_chunks(spins)])
+
+    def feature_chunks(self, spins: torch.Tensor) -> list[torch.Tensor]:
+        """Descriptor rows G (n, F) of the unit spins S / |S|, detached, for each chunk of
+        CHUNK_SITES sites in order."""
         unit = spins.detach() / torch.linalg.vector_norm(spins.detach(), dim=-1, keepdim=True)
         with torch.no_grad():
-            return torch.cat([self.densities_of_features(
-                self.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit)))), mu)
-                for k in range(0, len(unit), CHUNK_SITES)])
+            return [self.descriptor(unit, slice(k, min(k + CHUNK_SITES, len(unit))))
+                    for k in range(0, len(unit), CHUNK_SITES)]
 
     def densities_of_features(self, features: torch.Tensor, mu: float) -> torch.Tensor:
         """n_i = -d omega_i / d mu (n,), detached, of descriptor rows G (n, F), by reverse mode

@@ -155,13 +155,10 @@ def test_bad_scan_configs_name_the_key(tmp_path, body, key):
 
 
 def mu_model(seed=0):
-    """A float64 6 x 6 square model with a mu input and random nonzero mu weights."""
-    desc = Descriptor(Lattice.square(6), DescriptorSettings.default("square"))
-    model = BehlerParrinello(desc, (8,), seed=seed, mu_input={"reference": -4.0, "scale": 0.5})
-    with torch.no_grad():
-        model.mu_weight.copy_(torch.linspace(-1.0, 1.0, 8, dtype=torch.float64))
-        model.parallel_mu_weight.copy_(torch.linspace(0.5, -0.5, 8, dtype=torch.float64))
-    return model
+    """A float64 6 x 6 square model with a mu input and nonzero mu weights (tests/conftest.py)."""
+    from conftest import mu_input_model
+
+    return mu_input_model(6, seed)
 
 
 def test_site_densities_are_minus_the_mu_derivative_of_site_energies():

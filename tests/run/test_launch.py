@@ -130,17 +130,12 @@ def ml_canonical_text(tmp_path):
     """A random model with a chemical-potential input (llgsim.ml.network) at the filling it
     holds at mu = -3.9 on the start spins: mu* is solved at every evaluation."""
     import torch
+    from conftest import mu_input_model
 
-    from llgsim import Lattice
-    from llgsim.ml.descriptor import Descriptor
-    from llgsim.ml.network import BehlerParrinello
     from llgsim.states import random_spins
 
-    lattice = Lattice.square(10)
-    model = BehlerParrinello(Descriptor(lattice), (8,), seed=2,
-                             mu_input={"reference": -4.0, "scale": 0.5})
-    with torch.no_grad():
-        model.mu_weight.copy_(torch.linspace(-1.0, 1.0, 8, dtype=torch.float64))
+    model = mu_input_model(10, seed=2)
+    lattice = model.descriptor.lattice
     path = tmp_path / "mu.safetensors"
     model.save(path, {"J": 6.0, "mu": [-4.4, -3.6]}, "0" * 64, {})
     n = float(model.site_densities(torch.from_numpy(random_spins(lattice, 3)), -3.9).sum())
