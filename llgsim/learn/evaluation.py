@@ -56,12 +56,18 @@ def field_metrics(spins, field_ref, field_pred, energy_ref=None, energy_pred=Non
     return out
 
 
-def predict(model_path, spins: np.ndarray, lattice) -> tuple[np.ndarray, np.ndarray]:
-    """(energies (S,), fields (S, N, 3)) of the model file on snapshots (S, N, 3), float64."""
+def predict(model_path, spins: np.ndarray, lattice, mu=None) -> tuple[np.ndarray, np.ndarray]:
+    """(energies (S,), fields (S, N, 3)) of the model file on snapshots (S, N, 3), float64;
+    a model with a mu input at each snapshot's chemical potential ``mu`` (S,) (grand
+    canonical: Omega and its field)."""
     from ..fields.ml import MLField
 
-    provider = MLField(model_path, lattice)
-    results = [provider.energy_and_field(s) for s in spins]
+    if mu is None:
+        provider = MLField(model_path, lattice)
+        results = [provider.energy_and_field(s) for s in spins]
+    else:
+        providers = {m: MLField(model_path, lattice, mu=float(m)) for m in np.unique(mu)}
+        results = [providers[m].energy_and_field(s) for s, m in zip(spins, mu)]
     return np.array([e for e, _ in results]), np.stack([h for _, h in results])
 
 
@@ -104,7 +110,9 @@ def evaluate_model(model_path, dataset_path, plot_path=None) -> dict:
 
     Returns the figures of :func:`field_metrics` for all snapshots, plus ``by_kind`` (the same
     per source kind: random, quench, frame), ``model`` and ``dataset``. Writes the parity plot
-    to ``plot_path`` (PNG) when given. The model's s-d parameters must match the dataset's.
+    to ``plot_path`` (PNG) when given. The model's s-d parameters must match the dataset's; a
+    model with a mu input (llgsim.ml.network) is evaluated at each row's mu, which may be any
+    (its other parameters must match).
     """
     from ..lattice import Lattice
     from ..ml.modelfile import read_metadata
@@ -112,12 +120,17 @@ def evaluate_model(model_path, dataset_path, plot_path=None) -> dict:
     snaps = read_dataset(dataset_path)
     meta = read_metadata(model_path)
     params = {k: v for k, v in snaps.model.items() if k != "lattice"}
-    if meta["model_parameters"] != params:
+    wanted = dict(meta["model_parameters"])
+    has_mu_input = meta["network"].get("mu_input") is not None
+    if has_mu_input:  # its mu list is that of its training labels
+        wanted["mu"] = params.get("mu")
+    if wanted != params:
         raise InputError("dataset", str(dataset_path), f"ED labels of the model's s-d "
-                         f"parameters {meta['model_parameters']} (dataset: {params})")
+                         f"parameters {wanted} (dataset: {params})")
     lat = snaps.lattice
     lattice = Lattice.from_kind(lat["kind"], lat["Lx"], lat["Ly"])
-    energy, field = predict(model_path, snaps.spins, lattice)
+    energy, field = predict(model_path, snaps.spins, lattice,
+                            snaps.mu if has_mu_input else None)
     out = field_metrics(snaps.spins, snaps.field, field, snaps.energy, energy)
     kinds = snaps.records["kind"]
     out["by_kind"] = {k: field_metrics(snaps.spins[kinds == k], snaps.field[kinds == k],

@@ -359,3 +359,25 @@ def test_plain_training_refuses_labels_at_several_mu(scan, tmp_path):
                                checkpoint=tmp_path / "m.ckpt"))
     with pytest.raises(InputError, match="mu_input"):
         train_model(cfg, progress=quiet)
+
+
+def test_evaluate_runs_a_mu_model_at_each_rows_mu(scan, tmp_path):
+    """`llgsim evaluate` of a model with a mu input on a mu scan: each row's figures are those
+    of the torch network at that row's mu (not at the model's reference), and a dataset at
+    another J is still refused."""
+    from llgsim.learn.evaluation import evaluate_model
+
+    snaps = read_dataset(scan[1])
+    params = {k: v for k, v in snaps.model.items() if k != "lattice"}
+    path = tmp_path / "m.safetensors"
+    model = mu_model()
+    model.save(path, params | {"mu": [-4.8, -4.0]}, "test", {})  # other training mu
+    result = evaluate_model(path, scan[1])
+    pred = np.stack([model.energy_and_field(torch.from_numpy(s), float(m))[1].numpy()
+                     for s, m in zip(snaps.spins, snaps.mu)])
+    assert len(set(snaps.mu)) == 3
+    expected = np.sqrt(np.mean(np.sum((pred - snaps.field) ** 2, -1)))
+    assert abs(result["rmse_field"] - expected) < TOL_EXACT * expected
+    model.save(path, params | {"J": 5.0}, "test", {})
+    with pytest.raises(InputError, match="dataset"):
+        evaluate_model(path, scan[1])
