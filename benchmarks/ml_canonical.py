@@ -15,12 +15,15 @@ loop: llgsim.run.driver.drive with llgsim.dynamics.make_stepper) on the square l
   canonical: mu* solved for every evaluation, backend "cpu");
 * "ML-gc": the shipped grand-canonical "de-square" at its fixed mu (the coexistence value).
 
-Recorded every RECORD_EVERY steps: the nearest-neighbour spin correlation <S_i . S_j>_nn, the
-ferromagnetic-site fraction (sites whose mean bond correlation c_i is positive: the hole-rich
-puddles of the phase-separated state, read from the spins alone so that every solver is
-measured the same way) and mu (ED: the Fermi level at the filling; ML: mu*; ML-gc: fixed). For
-"ED" the recorded spins and exact fields are kept as well: the fixed-filling labels on which
-the canonical ML field is scored (perpendicular-field ratio, llgsim.learn.evaluation).
+Recorded every RECORD_EVERY steps: the spins and mu (ED: the Fermi level at the filling; ML:
+mu*; ML-gc: fixed); for "ED" also the exact fields, the fixed-filling labels on which the
+canonical ML field is scored (perpendicular-field ratio, llgsim.learn.evaluation). From the
+spins alone, so that every solver is measured the same way (observables()): the
+nearest-neighbour spin correlation <S_i . S_j>_nn; the ferromagnetic-site fraction (sites whose
+mean bond correlation c_i is positive: the hole-rich puddles of the phase-separated state); and
+the puddle length, the first-moment length L_k of the structure factor of c_i
+(llgsim.analysis.lengths), the spin-side measure of the charge pattern's length (in double
+exchange the holes sit in the ferromagnetic puddles).
 
 ``--speed L ...`` instead times one SIB step (T = 0, best of >= 3 steps and >= 1 s, after a
 warm-up step) from random spins on each L x L lattice, side by side: the canonical model on
@@ -28,7 +31,8 @@ warm-up step) from random spins on each L x L lattice, side by side: the canonic
 mu per canonical solve on "cpu" (mean over the timed steps, two solves per step).
 
 Runs are cached in ``--cache`` (one .npz per solver, model content, lattice, seed, steps and
-dt), so the hour-long ED runs can be made in the background and compared later. The table gives the
+dt; a cached run without spins is made again), so the hour-long ED runs can be made in the
+background and compared later. The table gives the
 seed means (and spread, when there is more than one seed) at REPORT_TIMES.
 """
 
@@ -79,16 +83,14 @@ def cache_path(cache: Path, name, model, filling, L, seed, steps, dt) -> Path:
 
 
 def quench(name, model, filling, L, seed, steps, dt) -> dict:
-    """Arrays t, nn, ferro, mu (K,) of one quench; for ED also spins and field (K, N, 3)."""
+    """Arrays t, mu (K,) and spins (K, N, 3) of one quench; for ED also field (K, N, 3)."""
     from llgsim import Lattice
-    from llgsim.analysis.correlations import bond_correlations, nearest_neighbours
     from llgsim.dynamics import make_stepper
     from llgsim.run.driver import Observer, RunState, drive
     from llgsim.states import random_spins
 
     lattice = Lattice.square(L)
     solver = provider(name, model, filling, lattice)
-    neighbours = nearest_neighbours(lattice)
     rows, frames, fields = [], [], []
 
     class Recorder(Observer):
@@ -98,25 +100,44 @@ def quench(name, model, filling, L, seed, steps, dt) -> dict:
             return step % RECORD_EVERY == 0
 
         def on_sample(self, sample):
-            s = np.asarray(solver.backend.to_host(sample.spins), dtype=np.float64)
-            c = bond_correlations(s, neighbours)
+            frames.append(np.asarray(solver.backend.to_host(sample.spins), dtype=np.float64))
             if name == "ED":
                 mu = solver.solution.mu
-                frames.append(s)
                 fields.append(solver.solution.field)
             elif name == "ML":  # the provider keeps the mu* of its last evaluation, not this one
                 mu = solver.chemical_potential(sample.spins)
             else:
                 mu = solver.metadata["model_parameters"]["mu"]
-            rows.append((sample.time, c.mean(), (c > 0).mean(), mu))
+            rows.append((sample.time, mu))
 
     stepper = make_stepper("sib", solver, dt, 0.5, seed)
     drive(RunState(solver.backend.asarray(random_spins(lattice, seed)), 0, 0.0), stepper, dt=dt,
           schedule=lambda t: 0.0, total_steps=steps, observers=[Recorder()])
-    out = dict(zip(("t", "nn", "ferro", "mu"), np.array(rows).T))
-    if frames:
-        out.update(spins=np.array(frames), field=np.array(fields))
+    out = dict(zip(("t", "mu"), np.array(rows).T), spins=np.array(frames))
+    if fields:
+        out["field"] = np.array(fields)
     return out
+
+
+def observables(spins, L) -> dict:
+    """Arrays nn, ferro, puddle (K,) of frames ``spins`` (K, N, 3) on the L x L square lattice
+    (module docstring): <S.S>_nn, the fraction of sites with c_i > 0 and the first-moment
+    length of S(k) of c_i (lattice constants)."""
+    from llgsim import Lattice
+    from llgsim.analysis.correlations import bond_correlations, nearest_neighbours
+    from llgsim.analysis.lengths import first_moment_length
+    from llgsim.analysis.structure import circular_average, shells, structure_factor
+
+    lattice = Lattice.square(L)
+    neighbours, rings = nearest_neighbours(lattice), shells(lattice)
+    out = {"nn": [], "ferro": [], "puddle": []}
+    for s in spins:
+        c = bond_correlations(s, neighbours)
+        s_k = circular_average(structure_factor(c - c.mean(), lattice), rings)
+        out["nn"].append(c.mean())
+        out["ferro"].append((c > 0).mean())
+        out["puddle"].append(first_moment_length(rings.k, s_k))
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def main() -> None:
@@ -129,7 +150,8 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=0.1)
     ap.add_argument("--solvers", nargs="*", choices=SOLVERS, default=list(SOLVERS))
     ap.add_argument("--cache", default="out/bench/canonical")
-    ap.add_argument("--plot", help="PNG of <S.S>_nn(t), the ferromagnetic fraction and mu(t)")
+    ap.add_argument("--plot", help="PNG of <S.S>_nn, the ferromagnetic fraction, the puddle "
+                    "length and mu against t")
     ap.add_argument("--labels", help="a dataset of ED labels at fixed filling (e.g. the "
                     "quench of runs/de_square/data_de_square_canonical_mu.toml) to score the "
                     "canonical ML field on as well")
@@ -149,12 +171,13 @@ def main() -> None:
         for seed in args.seeds:
             path = cache_path(cache, name, args.model, args.filling, args.L, seed, args.steps,
                               args.dt)
-            if not path.exists():
+            if not path.exists() or "spins" not in np.load(path):
                 t0 = datetime.datetime.now()
                 np.savez(path, **quench(name, args.model, args.filling, args.L, seed,
                                         args.steps, args.dt))
                 print(f"# {name} seed {seed}: {(datetime.datetime.now() - t0).seconds} s")
-            runs[name, seed] = dict(np.load(path))
+            run = dict(np.load(path))
+            runs[name, seed] = run | observables(run["spins"], args.L)
     names = [n for n in SOLVERS if n in args.solvers]
     if names:
         table(runs, names, args)
@@ -178,9 +201,11 @@ def main() -> None:
 
 
 def table(runs, names, args) -> None:
-    """Seed means (and spread) of <S.S>_nn, the ferromagnetic fraction and mu at REPORT_TIMES."""
-    print("\n| t | " + " | ".join(f"nn {n} | ferro {n} | mu {n}" for n in names) + " |")
-    print("|---|" + "---|" * 3 * len(names))
+    """Seed means (and spread) of <S.S>_nn, the ferromagnetic fraction, the puddle length and mu
+    at REPORT_TIMES."""
+    print("\n| t | " + " | ".join(f"nn {n} | ferro {n} | puddle {n} | mu {n}" for n in names)
+          + " |")
+    print("|---|" + "---|" * 4 * len(names))
     times = runs[names[0], args.seeds[0]]["t"]
     for target in REPORT_TIMES:
         k = int(np.argmin(np.abs(times - target)))
@@ -188,7 +213,7 @@ def table(runs, names, args) -> None:
             continue
         cells = []
         for n in names:
-            for q in ("nn", "ferro", "mu"):
+            for q in ("nn", "ferro", "puddle", "mu"):
                 v = np.array([runs[n, s][q][k] for s in args.seeds])
                 spread = f" +- {v.std(ddof=1):.3f}" if len(v) > 1 else ""
                 cells.append(f"{v.mean():.3f}{spread}")
@@ -283,9 +308,10 @@ def plot(runs, names, args) -> None:
     import matplotlib.pyplot as plt
 
     colours = {"ED": "k", "ML": "tab:red", "ML-gc": "tab:blue"}
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, q, label in zip(axes, ("nn", "ferro", "mu"),
-                            ("<S.S>_nn", "ferromagnetic-site fraction", "mu")):
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
+    for ax, q, label in zip(axes, ("nn", "ferro", "puddle", "mu"),
+                            ("<S.S>_nn", "ferromagnetic-site fraction",
+                             "puddle length L_k (lattice constants)", "mu")):
         for n in names:
             for j, seed in enumerate(args.seeds):
                 r = runs[n, seed]
