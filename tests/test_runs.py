@@ -18,7 +18,8 @@ PARSERS = {"data_": parse_data_config, "train_": parse_train_config}
 #: and the shipped model that stands in for each while its configs are validated: the same
 #: lattice kind and inputs (docs/training_results.md, "Reproduce")
 MADE_BY_A_STEP = {"out/ml/de-square-canonical-r2.safetensors": "de-square-canonical",
-                  "out/ml/de-square-canonical-r3.safetensors": "de-square-canonical"}
+                  "out/ml/de-square-canonical-r3.safetensors": "de-square-canonical",
+                  "out/ml/de-square-canonical-r4.safetensors": "de-square-canonical"}
 
 
 @pytest.mark.parametrize("path", sorted(RUNS.glob("**/*.toml")), ids=lambda p: p.name)
