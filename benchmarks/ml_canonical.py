@@ -32,8 +32,8 @@ mu per canonical solve on "cpu" (mean over the timed steps, two solves per step)
 
 Runs are cached in ``--cache`` (one .npz per solver, model content, lattice, seed, steps and
 dt; a cached run without spins is made again), so the hour-long ED runs can be made in the
-background and compared later. The table gives the
-seed means (and spread, when there is more than one seed) at REPORT_TIMES.
+background and compared later. The table gives the seed means (and spread, when there is more
+than one seed) at REPORT_TIMES.
 """
 
 from __future__ import annotations
