@@ -171,12 +171,12 @@ def main() -> None:
         for seed in args.seeds:
             path = cache_path(cache, name, args.model, args.filling, args.L, seed, args.steps,
                               args.dt)
-            if not path.exists() or "spins" not in np.load(path):
+            run = dict(np.load(path)) if path.exists() else {}
+            if "spins" not in run:
                 t0 = datetime.datetime.now()
-                np.savez(path, **quench(name, args.model, args.filling, args.L, seed,
-                                        args.steps, args.dt))
+                run = quench(name, args.model, args.filling, args.L, seed, args.steps, args.dt)
+                np.savez(path, **run)
                 print(f"# {name} seed {seed}: {(datetime.datetime.now() - t0).seconds} s")
-            run = dict(np.load(path))
             runs[name, seed] = run | observables(run["spins"], args.L)
     names = [n for n in SOLVERS if n in args.solvers]
     if names:

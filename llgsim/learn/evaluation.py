@@ -119,11 +119,11 @@ def evaluate_model(model_path, dataset_path, plot_path=None) -> dict:
 
     snaps = read_dataset(dataset_path)
     meta = read_metadata(model_path)
-    params = {k: v for k, v in snaps.model.items() if k != "lattice"}
-    wanted = dict(meta["model_parameters"])
     has_mu_input = meta["network"].get("mu_input") is not None
-    if has_mu_input:  # its mu list is that of its training labels
-        wanted["mu"] = params.get("mu")
+    # a mu-input model's mu list is that of its training labels, not a requirement
+    skip = {"lattice", "mu"} if has_mu_input else {"lattice"}
+    params = {k: v for k, v in snaps.model.items() if k not in skip}
+    wanted = {k: v for k, v in meta["model_parameters"].items() if k not in skip}
     if wanted != params:
         raise InputError("dataset", str(dataset_path), f"ED labels of the model's s-d "
                          f"parameters {wanted} (dataset: {params})")
