@@ -33,13 +33,14 @@ import numpy as np
 from ..kernels import activation as _activation
 from ..kernels import descriptor as _kernels
 
-#: sites per tile by backend: the work rows of a tile hold ~2 k numbers per site, a few MB per
-#: CPU worker (near its caches) and ~0.5 GB in float32 on a GPU (enough sites to fill it)
-TILE_SITES = {"cpu": 4096, "cuda": 65536}
-#: CPU lattices smaller than MIN_TILES full tiles are cut into MIN_TILES tiles of at least
-#: SMALL_TILE sites, so that every core has work (the tiling depends on N only, never on the
-#: thread count: the energy's tile sums stay in one order)
-MIN_TILES, SMALL_TILE = 2, 1024
+#: most sites per tile by backend: the work rows of a tile hold ~1.5 k numbers per site, 6 MB
+#: per CPU worker in float32 (1024 sites: L2 and L3; 1.4 us/site against 1.5 with 4096 at 10^5
+#: sites, BENCHMARKS.md) and ~0.4 GB in float32 on a GPU (enough sites to fill it)
+TILE_SITES = {"cpu": 1024, "cuda": 65536}
+#: the CPU cuts a lattice into a multiple of MIN_TILES tiles of ceil(N / tiles) sites (the last
+#: one shorter), so that two workers get near equal work at every size; the tiling depends on N
+#: only, never on the thread count (the energy's tile sums stay in one order)
+MIN_TILES = 2
 
 
 class TiledNetwork:
@@ -54,8 +55,8 @@ class TiledNetwork:
                  the mu* that holds 2 f N electrons (llgsim.ml.chemical_potential; :attr:`mu`)
                  and adds mu* N_e to the energy, F = Omega(mu*) + mu* N_e. None for a plain
                  model (a model at a fixed mu comes folded, llgsim.ml.modelfile.fold_mu).
-    tile       : sites per tile; None: TILE_SITES of the backend (on the CPU, smaller tiles
-                 for small lattices: MIN_TILES).
+    tile       : sites per tile; None: TILE_SITES of the backend (on the CPU, at most that
+                 many, in a multiple of MIN_TILES tiles).
     """
 
     def __init__(self, arrays: dict, meta: dict, descriptor, backend,
@@ -67,7 +68,7 @@ class TiledNetwork:
         if tile is None:
             tile = TILE_SITES[backend.name]
             if backend.name == "cpu":
-                tile = min(tile, max(SMALL_TILE, -(-n // MIN_TILES)))
+                tile = -(-n // (MIN_TILES * -(-n // (MIN_TILES * tile))))
         self.n_sites, self.tile = n, min(tile, n)
         index = lambda a: backend.to_device(np.asarray(a, dtype=np.int32))  # noqa: E731
         lattice = descriptor.lattice
