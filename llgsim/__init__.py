@@ -8,7 +8,15 @@ The names are imported on first use, so ``import llgsim.run.probe`` (a child pro
 run files) or the command line does not pay for scipy.
 """
 
+import os
 from importlib import import_module
+
+# OpenMP threads (numba's "omp" threading layer, torch) sleep when idle instead of spinning:
+# llgsim alternates numba's parallel loops with its own tile workers (llgsim.backend.Workers),
+# which spinning OpenMP threads starve (an ML-driven SIB step at 100 x 100 on 2 cores: 27 ms
+# passive, 40 ms spinning; KPM unchanged; BENCHMARKS.md). Read by OpenMP when it loads, so set
+# here, before numba or torch start it; a value set by the user is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.2.0"
 

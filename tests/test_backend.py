@@ -103,3 +103,18 @@ def test_cuda_is_refused_in_one_line_without_a_gpu():
         pytest.skip("a real GPU is present: nothing to refuse")
     assert out[0] == "cpu"
     assert re.match(r"^backend = 'cuda': expected 'cpu', 'reference' or 'auto'", out[1])
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
+    """llgsim sets OMP_WAIT_POLICY=PASSIVE on import (llgsim/__init__.py: spinning OpenMP
+    threads starve the tile workers) and keeps a value the user set."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, llgsim; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, check=True,  # noqa: E731
+                                   capture_output=True, text=True).stdout.strip()
+    assert run(env) == "PASSIVE"
+    assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
