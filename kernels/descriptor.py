@@ -242,48 +242,72 @@ def combine_backward_cpu(c, r, dx, a1_index, block_index, block_weight, block_re
             _axpy_projected(dr[j1, k0:k1], w1, scale, c1, ratio, r1)
 
 
+@njit(cache=True, nogil=True)
+def _terms_by_slot(pairs, triangles, m_slots):
+    """The invariants' derivatives grouped by slot m: pair terms (p, o) with d q_p / d u_m = u_o,
+    triangle terms (P + t, o1, o2) with d q_{P+t} / d u_m = u_o1 x u_o2; each group as rows
+    ptr[m] .. ptr[m + 1] of its table."""
+    n_pairs, n_tri = pairs.shape[0], triangles.shape[0]
+    pair_ptr, tri_ptr = np.zeros(m_slots + 1, np.int64), np.zeros(m_slots + 1, np.int64)
+    for p in range(n_pairs):
+        pair_ptr[pairs[p, 0] + 1] += 1
+        pair_ptr[pairs[p, 1] + 1] += 1
+    for t in range(n_tri):
+        for j in range(3):
+            tri_ptr[triangles[t, j] + 1] += 1
+    for m in range(m_slots):
+        pair_ptr[m + 1] += pair_ptr[m]
+        tri_ptr[m + 1] += tri_ptr[m]
+    pair_terms, tri_terms = np.empty((2 * n_pairs, 2), np.int64), np.empty((3 * n_tri, 3), np.int64)
+    fill_p, fill_t = pair_ptr[:-1].copy(), tri_ptr[:-1].copy()
+    for p in range(n_pairs):
+        for j in range(2):
+            m = pairs[p, j]
+            pair_terms[fill_p[m], 0], pair_terms[fill_p[m], 1] = p, pairs[p, 1 - j]
+            fill_p[m] += 1
+    for t in range(n_tri):
+        for j in range(3):  # cyclic: d/du_a = u_b x u_c, d/du_b = u_c x u_a, d/du_c = u_a x u_b
+            m = triangles[t, j]
+            row = tri_terms[fill_t[m]]
+            row[0], row[1], row[2] = n_pairs + t, triangles[t, (j + 1) % 3], triangles[t, (j + 2) % 3]
+            fill_t[m] += 1
+    return pair_ptr, pair_terms, tri_ptr, tri_terms
+
+
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def invariants_backward_cpu(loc, pairs, triangles, dq, start, g):
-    """g[:, :, start + k] = d eps / d u of the tile's sites from dq = dE/dq (P + T, n),
-    accumulated per block of CHUNK sites in a small buffer (L1) and then stored."""
-    n, n_pairs, m_slots = dq.shape[1], pairs.shape[0], g.shape[0]
-    acc = np.empty((m_slots, 3, CHUNK), dtype=dq.dtype)
+    """g[:, :, start + k] = d eps / d u of the tile's sites from dq = dE/dq (P + T, n): slot by
+    slot, each slot's sum over the invariants that contain it built in three rows of CHUNK
+    sites (L1) and stored once."""
+    n, m_slots = dq.shape[1], g.shape[0]
+    pair_ptr, pair_terms, tri_ptr, tri_terms = _terms_by_slot(pairs, triangles, m_slots)
+    acc = np.empty((3, CHUNK), dtype=dq.dtype)
+    gx, gy, gz = acc[0], acc[1], acc[2]
     for chunk in range((n + CHUNK - 1) // CHUNK):
         k0 = chunk * CHUNK
         w = min(n, k0 + CHUNK) - k0
-        acc[...] = 0
-        for p in range(n_pairs):
-            a, b = pairs[p, 0], pairs[p, 1]
-            dqp = dq[p, k0:k0 + w]
-            for d in range(3):
-                ga, gb = acc[a, d], acc[b, d]
-                la, lb = loc[d, a, k0:k0 + w], loc[d, b, k0:k0 + w]
-                for k in range(w):
-                    ga[k] += dqp[k] * lb[k]
-                    gb[k] += dqp[k] * la[k]
-        for t in range(triangles.shape[0]):
-            a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-            wt = dq[n_pairs + t, k0:k0 + w]
-            ax, ay, az = loc[0, a, k0:k0 + w], loc[1, a, k0:k0 + w], loc[2, a, k0:k0 + w]
-            bx, by, bz = loc[0, b, k0:k0 + w], loc[1, b, k0:k0 + w], loc[2, b, k0:k0 + w]
-            cx, cy, cz = loc[0, c, k0:k0 + w], loc[1, c, k0:k0 + w], loc[2, c, k0:k0 + w]
-            gax, gay, gaz = acc[a, 0], acc[a, 1], acc[a, 2]
-            gbx, gby, gbz = acc[b, 0], acc[b, 1], acc[b, 2]
-            gcx, gcy, gcz = acc[c, 0], acc[c, 1], acc[c, 2]
-            for k in range(w):
-                v = wt[k]
-                gax[k] += v * (by[k] * cz[k] - bz[k] * cy[k])
-                gay[k] += v * (bz[k] * cx[k] - bx[k] * cz[k])
-                gaz[k] += v * (bx[k] * cy[k] - by[k] * cx[k])
-                gbx[k] += v * (cy[k] * az[k] - cz[k] * ay[k])
-                gby[k] += v * (cz[k] * ax[k] - cx[k] * az[k])
-                gbz[k] += v * (cx[k] * ay[k] - cy[k] * ax[k])
-                gcx[k] += v * (ay[k] * bz[k] - az[k] * by[k])
-                gcy[k] += v * (az[k] * bx[k] - ax[k] * bz[k])
-                gcz[k] += v * (ax[k] * by[k] - ay[k] * bx[k])
         for m in range(m_slots):
+            acc[...] = 0
+            for e in range(pair_ptr[m], pair_ptr[m + 1]):
+                dqp = dq[pair_terms[e, 0], k0:k0 + w]
+                o = pair_terms[e, 1]
+                ox, oy, oz = loc[0, o, k0:k0 + w], loc[1, o, k0:k0 + w], loc[2, o, k0:k0 + w]
+                for k in range(w):
+                    gx[k] += dqp[k] * ox[k]
+                    gy[k] += dqp[k] * oy[k]
+                    gz[k] += dqp[k] * oz[k]
+            for e in range(tri_ptr[m], tri_ptr[m + 1]):
+                wt = dq[tri_terms[e, 0], k0:k0 + w]
+                b, c = tri_terms[e, 1], tri_terms[e, 2]
+                bx, by, bz = loc[0, b, k0:k0 + w], loc[1, b, k0:k0 + w], loc[2, b, k0:k0 + w]
+                cx, cy, cz = loc[0, c, k0:k0 + w], loc[1, c, k0:k0 + w], loc[2, c, k0:k0 + w]
+                for k in range(w):
+                    v = wt[k]
+                    gx[k] += v * (by[k] * cz[k] - bz[k] * cy[k])
+                    gy[k] += v * (bz[k] * cx[k] - bx[k] * cz[k])
+                    gz[k] += v * (bx[k] * cy[k] - by[k] * cx[k])
             for d in range(3):
-                gm, am = g[m, d], acc[m, d]
+                gm, am = g[m, d], acc[d]
                 for k in range(w):
                     gm[start + k0 + k] = am[k]
 
