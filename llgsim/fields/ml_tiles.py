@@ -22,8 +22,10 @@ H_i = -(1 - u_i u_i^T) d(sum eps)/dS_i + h_i u_i (the field of E = sum_i eps_i -
 at unit spins).
 
 A canonical model (mu as an input, run at fixed filling) first solves mu* for the spins
-(llgsim.ml.chemical_potential): each trial mu runs steps 1-3 for the energy network alone and
-its backward to the first layer, whose product with the mu weights is sum_i n_i.
+(llgsim.ml.chemical_potential): each trial mu runs step 3 for the energy network alone and
+its backward to the first layer, whose product with the mu weights is sum_i n_i; the
+descriptor and the first layer's product W_0 x, which do not depend on mu, are computed once per
+solve and kept for the lattice (h1 numbers per site).
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class TiledNetwork:
             self._n_electrons = 2 * filling * n
             self._mu_reference = self.mu = float(spec["reference"])
             self._set_mu(self.mu)
+            #: W_0 x of the energy network for every site (h1, N): the part of its first layer
+            #: that does not depend on mu, made once per solve (:meth:`chemical_potential`)
+            self._first_layer = xp.zeros((layout[1], n), dtype=dtype)
         self._layers = [[(backend.asarray(arrays[f"{p}.{k}.weight"]),
                           backend.asarray(arrays[f"{p}.{k}.bias"][:, None]))
                          for k in range(1, len(layout) - 1)] for p in nets]
@@ -144,6 +149,8 @@ class TiledNetwork:
     def memory_bytes(self) -> int:
         """Bytes of the arrays this evaluator holds (g, h and the tile work rows)."""
         arrays = [self.g, self.parallel]
+        if self.filling is not None:
+            arrays.append(self._first_layer)
         arrays += [flat for work in self._work for _, flat in work.values()]
         return int(sum(a.nbytes for a in arrays))
 
@@ -161,18 +168,28 @@ class TiledNetwork:
 
     def chemical_potential(self, spins) -> float:
         """mu* of ``spins`` at :attr:`filling` (llgsim.ml.chemical_potential), searched from the
-        last mu*; leaves the biases at mu*. Each trial mu costs a pass of every tile through the
-        descriptor and the energy network and back to its first layer (:meth:`_tile_density`),
-        the descriptor recomputed rather than a feature matrix of the lattice held."""
+        last mu*; leaves the biases at mu*. One pass of every tile through the descriptor stores
+        the energy network's W_0 x (mu enters the first layer only through its bias, fold_mu);
+        each trial mu then runs the network from there and back to its first layer
+        (:meth:`_tile_density`)."""
         from ..ml.chemical_potential import solve_mu
 
         starts = range(0, self.n_sites, self.tile)
+        size = lambda k: min(self.tile, self.n_sites - starts[k])  # noqa: E731
+
+        def first_layer(k, worker):
+            work, n = self._work[worker], size(k)
+            x = self._features(work, spins, starts[k], n)[-1]
+            z0 = self._rows(work, "z0", n)[:self._h1]
+            self.xp.matmul(self._w0[:self._h1], x, out=z0)
+            self._first_layer[:, starts[k]:starts[k] + n] = z0
+
+        self._workers.map(first_layer, len(starts))
 
         def total_density(mu: float) -> float:
             self._set_mu(mu)
             sums = self._workers.map(lambda k, worker: self._tile_density(
-                self._work[worker], spins, starts[k], min(self.tile, self.n_sites - starts[k])),
-                len(starts))
+                self._work[worker], starts[k], size(k)), len(starts))
             return float(sum(sums))
 
         mu = solve_mu(total_density, self._n_electrons, self.mu,
@@ -271,13 +288,13 @@ class TiledNetwork:
         ops["invariants_backward"](loc, self._pairs, self._triangles, q, start, self.g)
         return eps
 
-    def _tile_density(self, work: dict, spins, start: int, n: int) -> float:
+    def _tile_density(self, work: dict, start: int, n: int) -> float:
         """sum of n_i = -d omega_i / d mu over sites start .. start + n - 1 at the biases' mu:
-        steps 1-3 for the energy network alone and its backward to the first layer."""
+        the energy network from the stored W_0 x (:meth:`chemical_potential`) and its backward
+        to the first layer."""
         h1 = self._h1
-        x = self._features(work, spins, start, n)[-1]
         z0, a0, d0 = (self._rows(work, f"{p}0", n)[:h1] for p in "zad")
-        self.xp.matmul(self._w0[:h1], x, out=z0)
+        z0[...] = self._first_layer[:, start:start + n]
         self._activate(self._activation, z0, self._b0[:h1], a0, d0)
         layer = lambda k: tuple(self._rows(work, f"{p}{k}", n) for p in "zad")  # noqa: E731
         kept = self._head(0, a0, layer, 1, (z0, d0))[1]
