@@ -27,6 +27,7 @@ import numpy as np
 
 from llgsim import Lattice
 from llgsim.fields.ml import MLField
+from llgsim.learn.evaluation import perpendicular
 from llgsim.states import ordered_state, random_spins
 from machine import cpu_model, load_average  # benchmarks/machine.py
 
@@ -58,7 +59,7 @@ class TensorCoreNumpy:
         return getattr(np, name)
 
 
-def states(kind: str, ordered: str, lattice: Lattice, seeds) -> list:
+def states(ordered: str, lattice: Lattice, seeds) -> list:
     """Random spins and the ordered state with 0.3 rad of Gaussian noise, per seed."""
     out = []
     for seed in seeds:
@@ -67,11 +68,6 @@ def states(kind: str, ordered: str, lattice: Lattice, seeds) -> list:
         s = ordered_state(ordered, lattice) + 0.3 * rng.standard_normal((lattice.n_sites, 3))
         out.append(s / np.linalg.norm(s, axis=1, keepdims=True))
     return out
-
-
-def perpendicular(field: np.ndarray, spins: np.ndarray) -> np.ndarray:
-    """The part of ``field`` (N, 3) perpendicular to the unit ``spins`` (the torque's part)."""
-    return field - np.sum(field * spins, axis=1, keepdims=True) * spins
 
 
 def main() -> None:
@@ -87,10 +83,10 @@ def main() -> None:
     for name, (kind, ordered) in MODELS.items():
         lattice = Lattice.from_kind(kind, args.size)
         exact = MLField.pretrained(name, lattice, "float64", "cpu")
-        configs = states(kind, ordered, lattice, args.seeds)
+        configs = states(ordered, lattice, args.seeds)
         want = [exact.energy_and_field(s)[1] for s in configs]
         scale = np.sqrt(np.mean(np.concatenate(want) ** 2))
-        perp_scale = np.sqrt(np.mean(np.concatenate([perpendicular(w, s) for w, s in
+        perp_scale = np.sqrt(np.mean(np.concatenate([perpendicular(s, w) for w, s in
                                                      zip(want, configs)]) ** 2))
         for precision in ("float32", *FORMATS):
             field = MLField.pretrained(name, lattice, "float32", "cpu")
@@ -98,7 +94,7 @@ def main() -> None:
                 field._tiles.xp = TensorCoreNumpy(FORMATS[precision])
             err = [field.energy_and_field(s.astype(np.float32))[1] - w
                    for s, w in zip(configs, want)]
-            perp = np.concatenate([perpendicular(e, s) for e, s in zip(err, configs)])
+            perp = np.concatenate([perpendicular(s, e) for e, s in zip(err, configs)])
             err = np.concatenate(err)
             rms = np.sqrt(np.mean(err ** 2)) / scale
             print(f"| {name} | {precision} | {len(configs)} | {scale:.3f} | {rms:.2e} | "
